@@ -1,0 +1,132 @@
+"""Control channel of the host board: JSON lines on 127.0.0.1 for test engineers (tools/meterctl.py).
+
+One request per line, one reply per line. A request is an object with a "cmd" member; a reply is
+{"ok": true, ...} or {"ok": false, "error": "one-line reason"}. The protocol is documented in
+docs/meterctl.md and kept stable.
+"""
+import asyncio
+import json
+
+from runtime import diag
+
+_MAX_LINE = 4096
+_HOST = "127.0.0.1"
+
+
+class CommandError(Exception):
+    """A request that cannot be carried out; its message goes back to the client."""
+
+
+def _phase(req, nphases):
+    p = req.get("phase")
+    if p is None:
+        return None
+    if not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= nphases:
+        raise CommandError("phase must be 1..%d" % nphases)
+    return p
+
+
+async def _status(meter, req):
+    return {"status": meter.status()}
+
+
+async def _diag(meter, req):
+    return {"diag": diag.report(meter)}
+
+
+async def _load(meter, req):
+    afe = meter.board.afe
+    settings = req.get("set")
+    if not isinstance(settings, dict) or not settings:
+        raise CommandError("load needs a non-empty object 'set'")
+    try:
+        afe.configure(_phase(req, meter.nphases), **settings)
+    except (TypeError, ValueError) as e:
+        raise CommandError("bad load setting: %s" % e)
+    return {"settings": afe.settings()}
+
+
+async def _advance(meter, req):
+    s = req.get("seconds")
+    if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 10 * 366 * 86400:
+        raise CommandError("advance needs integer 'seconds' in 1..%d" % (10 * 366 * 86400))
+    if not meter.powered:
+        raise CommandError("meter is powered off")
+    await meter.advance(s)
+    return {"time": meter.board.clock.now()}
+
+
+async def _power(meter, req):
+    state = req.get("state")
+    if state == "off":
+        await meter.power_off(hard=bool(req.get("hard", False)))
+    elif state == "on":
+        await meter.power_on()
+    else:
+        raise CommandError("power needs 'state': 'off' or 'on'")
+    return {"powered": meter.powered}
+
+
+async def _stop(meter, req):
+    meter.request_stop()
+    return {}
+
+
+_COMMANDS = {
+    "status": _status,
+    "diag": _diag,
+    "load": _load,
+    "advance": _advance,
+    "power": _power,
+    "stop": _stop,
+}
+
+
+async def handle(meter, line):
+    """Answer one request line (bytes) with one reply object (dict)."""
+    try:
+        req = json.loads(line.decode())
+    except (ValueError, UnicodeError):
+        return {"ok": False, "error": "request is not valid JSON"}
+    if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+        return {"ok": False, "error": "request must be an object with a string 'cmd'"}
+    fn = _COMMANDS.get(req["cmd"])
+    if fn is None:
+        return {"ok": False, "error": "unknown command %r; known: %s"
+                % (req["cmd"], ", ".join(sorted(_COMMANDS)))}
+    try:
+        rsp = await fn(meter, req)
+    except CommandError as e:
+        return {"ok": False, "error": str(e)}
+    rsp["ok"] = True
+    return rsp
+
+
+async def _client(meter, reader, writer):
+    buf = b""
+    try:
+        while True:
+            chunk = await reader.read(512)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    rsp = await handle(meter, line)
+                    writer.write(json.dumps(rsp).encode() + b"\n")
+                    await writer.drain()
+            if len(buf) > _MAX_LINE:
+                writer.write(json.dumps({"ok": False, "error": "request line too long"}).encode()
+                             + b"\n")
+                await writer.drain()
+                break
+    except OSError:
+        pass
+    writer.close()
+    await writer.wait_closed()
+
+
+async def serve(meter, port):
+    """Start the control server on 127.0.0.1:port; returns the asyncio server."""
+    return await asyncio.start_server(lambda r, w: _client(meter, r, w), _HOST, port)

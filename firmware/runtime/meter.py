@@ -1,0 +1,189 @@
+"""The Meter: the one object that wires the board to the services and runs their asyncio tasks.
+
+Power model: `power_on` is a boot (RAM state rebuilt from the NV record store), `power_off` is the
+power-fail path (registers saved within the hold-up budget, then every task stops). A hard cut skips the
+save, as a supply that vanishes without warning would; what was consumed since the last periodic save is
+then lost, nothing else.
+"""
+import asyncio
+
+from runtime import log, nvstore
+from measure import calibration, metrology
+
+# NV record keys and their maximum sizes; registration order fixes the NV layout: append only.
+_KEY_CAL = "cal"
+_KEY_ENERGY = "energy"
+_CAL_MAX = 256
+_ENERGY_MAX = 512
+
+# Periodic save interval in meter seconds: bounds what a hard power cut can lose (see docs).
+SAVE_PERIOD_S = 300
+# Longest analytic step of `advance`, so time-driven services see every demand/profile period.
+ADVANCE_STEP_S = 900
+
+current = None  # the running Meter, for REPL diagnostics
+
+
+class Meter:
+    """Board + services + tasks of one meter."""
+
+    def __init__(self, board, opts):
+        global current
+        self.board = board
+        self.model = opts["model"]
+        self.nphases = 3 if self.model == "mt382" else 1
+        self.opts = opts
+        self.store = nvstore.NvStore(board.nv)
+        self.store.register(_KEY_CAL, _CAL_MAX)
+        self.store.register(_KEY_ENERGY, _ENERGY_MAX)
+        self.powered = False
+        self.metrology = None
+        self._tasks = []
+        self._stop = asyncio.Event()
+        self._blocks = 0
+        self._saves = 0
+        self._last_save_s = 0
+        current = self
+
+    # -- power -----------------------------------------------------------------------------------
+
+    def _load_calibration(self):
+        raw = self.store.read(_KEY_CAL)
+        if raw is None:
+            return calibration.default(self.nphases)
+        try:
+            return calibration.decode(raw, self.nphases)
+        except calibration.CalibrationError as e:
+            # The stored record stays untouched so a service tool can still read and repair it.
+            log.error("calibration record unusable (%s): using factory defaults", e)
+            return calibration.default(self.nphases)
+
+    def power_on_sync(self):
+        """Boot: rebuild the RAM state from NV and start the tasks."""
+        afe = self.board.afe
+        self.metrology = metrology.Metrology(
+            metrology.config(self.model), afe.fs, afe.bits, afe.u_peak_mv, afe.i_peak_ma,
+            self._load_calibration(), self.board.led_active, self.board.led_reactive)
+        raw = self.store.read(_KEY_ENERGY)
+        if raw is not None:
+            try:
+                self.metrology.energy.restore(raw)
+            except ValueError as e:
+                log.error("energy record unusable (%s): registers start at zero", e)
+        self._last_save_s = self.board.clock.now()
+        self.powered = True
+        self._tasks = [asyncio.create_task(self._sampling()),
+                       asyncio.create_task(self._power_watch())]
+
+    async def power_on(self):
+        """Restore the supply (control channel)."""
+        if not self.powered:
+            self.board.power.restore()
+            self.power_on_sync()
+
+    async def power_off(self, hard=False):
+        """Power-fail signal: save (unless `hard`), then stop every task."""
+        if not self.powered:
+            return
+        self.board.power.cut()
+        if not hard:
+            self.save()
+        self._halt()
+
+    def _halt(self):
+        self.powered = False
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        self.metrology = None
+
+    def save(self):
+        """Write the energy registers to NV (periodic and power-fail saves)."""
+        self.store.write(_KEY_ENERGY, self.metrology.energy.snapshot())
+        self._saves += 1
+        self._last_save_s = self.board.clock.now()
+
+    # -- tasks -------------------------------------------------------------------------------------
+
+    async def _sampling(self):
+        afe = self.board.afe
+        clock = self.board.clock
+        m = self.metrology
+        while True:
+            t_us = clock.now_us()
+            block = await afe.read()
+            m.feed(block, t_us)
+            self._blocks += 1
+            if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
+                self.save()
+
+    async def _power_watch(self):
+        await self.board.power.fail.wait()
+        if self.powered:
+            self.save()
+            self._halt()
+
+    async def advance(self, seconds):
+        """Jump meter time forward, applying the present load analytically in bounded steps."""
+        clock = self.board.clock
+        ideal = self.board.afe.ideal()
+        while seconds > 0 and self.powered:
+            step = min(seconds, ADVANCE_STEP_S)
+            self.metrology.add_ideal(ideal, step * 1000000, clock.now_us())
+            clock.advance(step * 1000000)
+            seconds -= step
+            if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
+                self.save()
+            await asyncio.sleep_ms(0)
+
+    def request_stop(self):
+        """Ask run_until_stopped to save and return."""
+        self._stop.set()
+
+    async def run_until_stopped(self, duration_s=None):
+        """Run until request_stop() or, if given, until `duration_s` meter seconds have passed."""
+        clock = self.board.clock
+        if duration_s is None:
+            await self._stop.wait()
+        else:
+            end = clock.now() + duration_s
+            while not self._stop.is_set() and clock.now() < end:
+                await asyncio.sleep_ms(10)
+        if self.powered:
+            self.save()
+            self._halt()
+
+    # -- live state --------------------------------------------------------------------------------
+
+    def values(self):
+        """Live measured values: a list of dicts, one per phase, then the neutral."""
+        return self.metrology.values() if self.metrology else []
+
+    def energy(self):
+        """Energy registers as a dict of integers (mWh, mvarh, mVAh)."""
+        return self.metrology.energy.registers() if self.metrology else {}
+
+    def task_stats(self):
+        """Run counts of the services, for diagnostics."""
+        return {"blocks": self._blocks, "saves": self._saves, "tasks": len(self._tasks),
+                "windows": self.metrology.windows if self.metrology else 0}
+
+    def status(self):
+        """The JSON-friendly status of the control channel."""
+        try:
+            import gc
+            heap = {"free": gc.mem_free(), "alloc": gc.mem_alloc()}
+        except AttributeError:
+            heap = {}
+        b = self.board
+        return {
+            "time": b.clock.now(),
+            "model": self.model,
+            "powered": self.powered,
+            "values": self.values(),
+            "energy": self.energy(),
+            "led": {"active": b.led_active.count, "reactive": b.led_reactive.count},
+            "overruns": b.afe.overruns,
+            "blocks": self._blocks,
+            "heap": heap,
+        }
