@@ -10,11 +10,11 @@ from runtime import cli, log
 def _add_host_board():
     # On the PC the host board's modules live in boards/host beside firmware/; on a board they sit
     # at the root of the file system next to this file and nothing needs adding.
-    here = __file__.rpartition("/")[0] or "."
-    path = here + "/../boards/host"
     try:
+        here = __file__.rpartition("/")[0] or "."
+        path = here + "/../boards/host"
         os.stat(path + "/hw.py")
-    except OSError:
+    except (NameError, OSError):  # frozen main.py has no __file__; no boards/ on a device
         return
     sys.path.append(path)
 

@@ -58,10 +58,15 @@ async def _advance(meter, req):
 
 async def _power(meter, req):
     state = req.get("state")
+    board = meter.board
     if state == "off":
-        await meter.power_off(hard=bool(req.get("hard", False)))
+        if meter.powered:
+            board.cut_power()
+            meter.power_off(hard=bool(req.get("hard", False)))
     elif state == "on":
-        await meter.power_on()
+        if not meter.powered:
+            board.restore_power()
+            meter.power_on_sync()
     else:
         raise CommandError("power needs 'state': 'off' or 'on'")
     return {"powered": meter.powered}

@@ -75,17 +75,10 @@ class Meter:
         self._tasks = [asyncio.create_task(self._sampling()),
                        asyncio.create_task(self._power_watch())]
 
-    async def power_on(self):
-        """Restore the supply (control channel)."""
-        if not self.powered:
-            self.board.power.restore()
-            self.power_on_sync()
-
-    async def power_off(self, hard=False):
-        """Power-fail signal: save (unless `hard`), then stop every task."""
+    def power_off(self, hard=False):
+        """Power-fail path: save (unless `hard`: the supply vanished at once), then stop every task."""
         if not self.powered:
             return
-        self.board.power.cut()
         if not hard:
             self.save()
         self._halt()
@@ -109,19 +102,18 @@ class Meter:
         afe = self.board.afe
         clock = self.board.clock
         m = self.metrology
+        block_us = afe.block_frames * 1000000 // afe.fs
         while True:
-            t_us = clock.now_us()
             block = await afe.read()
-            m.feed(block, t_us)
+            # Taken after the read: a real-time read that skipped lost blocks moved the clock on.
+            m.feed(block, clock.now_us() - block_us)
             self._blocks += 1
             if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
 
     async def _power_watch(self):
         await self.board.power.fail.wait()
-        if self.powered:
-            self.save()
-            self._halt()
+        self.power_off()
 
     async def advance(self, seconds):
         """Jump meter time forward, applying the present load analytically in bounded steps."""

@@ -1,0 +1,83 @@
+"""Host board: everything the firmware touches, simulated on the PC (see docs/architecture.md).
+
+Options (`opts` keys; unknown keys are rejected, OPTS holds the defaults):
+  state_dir     directory of the NV file nv.bin (created if missing); None keeps NV in RAM only
+  nv_size       NV size in bytes
+  fs            frames per second per channel
+  bits          ADC resolution, 16 or 24
+  block_frames  frames per sample block
+  u_peak_mv, i_peak_ma   physical peak that the positive full-scale code stands for
+  realtime      True: blocks are paced by the wall clock; False: fast-forward
+  speed         pacing factor in real-time mode (2.0 = twice as fast as the wall clock)
+  ring          blocks the simulated DMA ring holds before a slow reader loses data
+  start         meter time at start-up, seconds since 2000-01-01 UTC (None: the wall clock now)
+  seed          seed of the front-end noise generators
+"""
+import time
+
+import sim_afe
+import sim_clock
+import sim_leds
+import sim_nv
+import sim_power
+
+OPTS = {
+    "state_dir": "state",
+    "nv_size": 65536,
+    "fs": 4000,
+    "bits": 24,
+    "block_frames": 400,
+    "u_peak_mv": 500000,
+    "i_peak_ma": 200000,
+    "realtime": True,
+    "speed": 1.0,
+    "ring": 4,
+    "start": None,
+    "seed": 1,
+}
+
+
+class Board:
+    """The simulated meter hardware of `model` ("me382" or "mt382")."""
+
+    def __init__(self, model, opts=None):
+        o = dict(OPTS)
+        if opts:
+            for key in opts:
+                if key not in OPTS:
+                    raise ValueError("unknown host board option %r (known: %s)"
+                                     % (key, ", ".join(sorted(OPTS))))
+            o.update(opts)
+        self.model = model
+        self.clock = sim_clock.Clock(o["fs"], o["start"])
+        self.afe = sim_afe.SimAfe(model, self.clock, fs=o["fs"], bits=o["bits"],
+                                  block_frames=o["block_frames"], u_peak_mv=o["u_peak_mv"],
+                                  i_peak_ma=o["i_peak_ma"], realtime=o["realtime"],
+                                  speed=o["speed"], ring=o["ring"], seed=o["seed"])
+        if o["state_dir"] is None:
+            self.nv = sim_nv.NvMem(o["nv_size"])
+        else:
+            self.nv = sim_nv.NvFile(o["state_dir"], o["nv_size"])
+        self.led_active = sim_leds.Led("active")
+        self.led_reactive = sim_leds.Led("reactive")
+        self.power = sim_power.Power()
+        self._cut_ms = 0
+
+    def cut_power(self):
+        """The supply goes down: the power-fail signal rises, sampling stops."""
+        self._cut_ms = time.time_ns() // 1000000
+        self.power.cut()
+
+    def restore_power(self):
+        """The supply is back. The RTC ran on its backup supply meanwhile (in real-time mode the
+        outage lasted the wall time it took, scaled by the speed); sampling resumes from now."""
+        afe = self.afe
+        if afe.realtime:
+            off_ms = time.time_ns() // 1000000 - self._cut_ms
+            self.clock.advance(int(off_ms * 1000 * afe.speed))
+        afe.pace(afe.realtime, afe.speed)
+        self.power.restore()
+
+    def close(self):
+        """Release the NV file."""
+        self.nv.close()
