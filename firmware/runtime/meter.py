@@ -7,12 +7,15 @@ then lost, nothing else.
 """
 import asyncio
 
-from runtime import log, nvstore
-from measure import calibration, metrology
+from runtime import log, nvstore, records
+from measure import rating
+from measure.calibration import Calibration, CalibrationError
+from measure.energy import NAMES, NREG
+from measure.metrology import Metrology
 
 # NV record keys and their maximum sizes; registration order fixes the NV layout: append only.
-_KEY_CAL = "cal"
-_KEY_ENERGY = "energy"
+KEY_CAL = "cal"
+KEY_ENERGY = "energy"
 _CAL_MAX = 256
 _ENERGY_MAX = 512
 
@@ -24,6 +27,14 @@ ADVANCE_STEP_S = 900
 current = None  # the running Meter, for REPL diagnostics
 
 
+def open_store(nv):
+    """The NV record store with every record of the meter registered (fixed layout)."""
+    store = nvstore.NvStore(nv)
+    store.register(KEY_CAL, _CAL_MAX)
+    store.register(KEY_ENERGY, _ENERGY_MAX)
+    return store
+
+
 class Meter:
     """Board + services + tasks of one meter."""
 
@@ -33,9 +44,7 @@ class Meter:
         self.model = opts["model"]
         self.nphases = 3 if self.model == "mt382" else 1
         self.opts = opts
-        self.store = nvstore.NvStore(board.nv)
-        self.store.register(_KEY_CAL, _CAL_MAX)
-        self.store.register(_KEY_ENERGY, _ENERGY_MAX)
+        self.store = open_store(board.nv)
         self.powered = False
         self.metrology = None
         self._tasks = []
@@ -48,26 +57,25 @@ class Meter:
     # -- power -----------------------------------------------------------------------------------
 
     def _load_calibration(self):
-        raw = self.store.read(_KEY_CAL)
-        if raw is None:
-            return calibration.default(self.nphases)
+        raw = self.store.read(KEY_CAL)
         try:
-            return calibration.decode(raw, self.nphases)
-        except calibration.CalibrationError as e:
+            return Calibration.load(raw, self.nphases)
+        except CalibrationError as e:
             # The stored record stays untouched so a service tool can still read and repair it.
             log.error("calibration record unusable (%s): using factory defaults", e)
-            return calibration.default(self.nphases)
+            return Calibration(self.nphases)
 
     def power_on_sync(self):
         """Boot: rebuild the RAM state from NV and start the tasks."""
         afe = self.board.afe
-        self.metrology = metrology.Metrology(
-            metrology.config(self.model), afe.fs, afe.bits, afe.u_peak_mv, afe.i_peak_ma,
+        self.metrology = Metrology(
+            rating.for_model(self.model), afe.fs, afe.bits, afe.u_peak_mv, afe.i_peak_ma,
             self._load_calibration(), self.board.led_active, self.board.led_reactive)
-        raw = self.store.read(_KEY_ENERGY)
+        raw = self.store.read(KEY_ENERGY)
         if raw is not None:
             try:
-                self.metrology.energy.restore(raw)
+                total, phase = records.unpack_energy(raw, self.nphases, NREG)
+                self.metrology.energy.restore(total, phase)
             except ValueError as e:
                 log.error("energy record unusable (%s): registers start at zero", e)
         self._last_save_s = self.board.clock.now()
@@ -92,7 +100,7 @@ class Meter:
 
     def save(self):
         """Write the energy registers to NV (periodic and power-fail saves)."""
-        self.store.write(_KEY_ENERGY, self.metrology.energy.snapshot())
+        self.store.write(KEY_ENERGY, records.pack_energy(self.metrology.energy))
         self._saves += 1
         self._last_save_s = self.board.clock.now()
 
@@ -119,10 +127,14 @@ class Meter:
         """Jump meter time forward, applying the present load analytically in bounded steps."""
         clock = self.board.clock
         ideal = self.board.afe.ideal()
+        # q1: the meter's Q is the fundamental reactive power when the voltage is sinusoidal.
+        p = [ph["p"] for ph in ideal]
+        q = [ph["q1"] for ph in ideal]
+        s = [ph["s"] for ph in ideal]
         while seconds > 0 and self.powered:
             step = min(seconds, ADVANCE_STEP_S)
-            self.metrology.add_ideal(ideal, step * 1000000, clock.now_us())
             clock.advance(step * 1000000)
+            self.metrology.energy.accumulate(p, q, s, step * 1000000, clock.now_us())
             seconds -= step
             if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
@@ -148,17 +160,32 @@ class Meter:
     # -- live state --------------------------------------------------------------------------------
 
     def values(self):
-        """Live measured values: a list of dicts, one per phase, then the neutral."""
-        return self.metrology.values() if self.metrology else []
+        """Live measured values of the last window: frequency, neutral current, and per phase
+        u (mV), i (mA), p (mW), q (mvar), s (mVA), pf (1/1000, signed by the direction of P)."""
+        m = self.metrology
+        if m is None:
+            return {}
+        w = m.last
+        return {"f_chz": w.f_chz, "in_ma": w.in_ma, "t_us": w.t_us,
+                "phases": [{"u_mv": w.u_mv[n], "i_ma": w.i_ma[n], "p_mw": w.p_mw[n],
+                            "q_mvar": w.q_mvar[n], "s_mva": w.s_mva[n], "pf": w.pf[n]}
+                           for n in range(self.nphases)]}
 
     def energy(self):
-        """Energy registers as a dict of integers (mWh, mvarh, mVAh)."""
-        return self.metrology.energy.registers() if self.metrology else {}
+        """Energy registers (mWh, mvarh, mVAh): totals by name, and per phase on MT382."""
+        m = self.metrology
+        if m is None:
+            return {}
+        e = m.energy
+        out = {"total": dict(zip(NAMES, e.total))}
+        if e.phase is not None:
+            out["phases"] = [dict(zip(NAMES, row)) for row in e.phase]
+        return out
 
     def task_stats(self):
         """Run counts of the services, for diagnostics."""
         return {"blocks": self._blocks, "saves": self._saves, "tasks": len(self._tasks),
-                "windows": self.metrology.windows if self.metrology else 0}
+                "windows": self.metrology.last.seq if self.metrology else 0}
 
     def status(self):
         """The JSON-friendly status of the control channel."""
