@@ -62,7 +62,8 @@ async def _run(opts):
     finally:
         for s in servers:
             s.close()
-    log.info("stopped at meter time %d", board.clock.now())
+    log.info("stopped at meter time %d, %d front-end overruns", board.clock.now(),
+             board.afe.overruns)
 
 
 def main(argv):
