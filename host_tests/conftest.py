@@ -14,9 +14,9 @@ import mpy  # noqa: E402
 collect_ignore = ["mp", "mp_worker.py"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mp_worker():
-    """One long-lived micropython process shared by the differential tests of a session."""
+    """One long-lived micropython process per test module (a crash stays inside its module)."""
     w = mpy.Worker()
     yield w
     w.close()
