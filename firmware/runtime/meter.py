@@ -68,8 +68,12 @@ class Meter:
     def power_on_sync(self):
         """Boot: rebuild the RAM state from NV and start the tasks."""
         afe = self.board.afe
+        r = rating.for_model(self.model)
+        if tuple(afe.channels) != r.channels:
+            raise ValueError("front end channels %r do not match model %s %r"
+                             % (afe.channels, self.model, r.channels))
         self.metrology = Metrology(
-            rating.for_model(self.model), afe.fs, afe.bits, afe.u_peak_mv, afe.i_peak_ma,
+            r, afe.fs, afe.bits, afe.u_peak_mv, afe.i_peak_ma,
             self._load_calibration(), self.board.led_active, self.board.led_reactive)
         raw = self.store.read(KEY_ENERGY)
         if raw is not None:
