@@ -4,6 +4,7 @@ On a board: interrupt main.py (Ctrl-C), then `from runtime import diag; diag.sho
 the same report is returned by the control channel (`meterctl diag`).
 """
 import gc
+import sys
 
 from runtime import meter as _meter
 
@@ -38,35 +39,45 @@ def report(meter=None):
     }
 
 
-def _print_rows(title, rows):
-    print(title)
+def _print_rows(out, title, rows):
+    out.write(title + "\n")
     for k in sorted(rows):
-        print("  %-16s %s" % (k, rows[k]))
+        out.write("  %-16s %s\n" % (k, rows[k]))
 
 
-def measurements(meter=None):
-    """Print the live measured values per phase."""
-    for phase, vals in enumerate(_current(meter).values(), 1):
-        _print_rows("phase %d" % phase if phase <= 3 else "neutral", vals)
+def measurements(meter=None, out=None):
+    """Print the live measured values per phase, the neutral current and the frequency."""
+    out = out or sys.stdout
+    v = _current(meter).values()
+    for n, ph in enumerate(v.get("phases", ()), 1):
+        _print_rows(out, "phase %d" % n, ph)
+    _print_rows(out, "common", {"f_chz": v.get("f_chz"), "in_ma": v.get("in_ma")})
 
 
-def energy(meter=None):
+def energy(meter=None, out=None):
     """Print the energy registers (mWh, mvarh, mVAh)."""
-    _print_rows("energy", _current(meter).energy())
+    out = out or sys.stdout
+    e = _current(meter).energy()
+    _print_rows(out, "energy total", e.get("total", {}))
+    for n, row in enumerate(e.get("phases", ()), 1):
+        _print_rows(out, "energy L%d" % n, row)
 
 
-def tasks(meter=None):
+def tasks(meter=None, out=None):
     """Print the scheduler tasks with their run counts and the front-end overruns."""
+    out = out or sys.stdout
     m = _current(meter)
-    _print_rows("tasks", m.task_stats())
-    print("  %-16s %d" % ("afe overruns", m.board.afe.overruns))
+    rows = m.task_stats()
+    rows["afe overruns"] = m.board.afe.overruns
+    _print_rows(out, "tasks", rows)
 
 
-def show(meter=None):
-    """Print the whole diagnostic report."""
+def show(meter=None, out=None):
+    """Print the whole diagnostic report (to `out`, default the console)."""
+    out = out or sys.stdout
     r = report(meter)
-    measurements(meter)
-    energy(meter)
-    tasks(meter)
-    _print_rows("heap", r["heap"])
-    _print_rows("nv", r["nv"])
+    measurements(meter, out)
+    energy(meter, out)
+    tasks(meter, out)
+    _print_rows(out, "heap", r["heap"])
+    _print_rows(out, "nv", r["nv"])
