@@ -1,0 +1,1 @@
+"""COSEM object model: interface classes, access rights, the object registry and associations."""
