@@ -21,7 +21,8 @@ def run(model, seconds, pace=("--fast",)):
     with tempfile.TemporaryDirectory() as state:
         cmd = [mpy.MICROPYTHON, os.path.join(mpy.FIRMWARE, "main.py"), "--model", model,
                "--duration", str(seconds), "--state", state, "--control-port", "0",
-               "--wrapper-port", "0", "--start", "2026-01-01T00:00:00"] + list(pace)
+               "--wrapper-port", "0", "--optical-port", "0", "--start", "2026-01-01T00:00:00"]
+        cmd += list(pace)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         wall = time.perf_counter() - t0

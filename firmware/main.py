@@ -56,6 +56,12 @@ async def _run(opts):
         if control:
             servers.append(await control.serve(meter, opts["control_port"]))
             log.info("control channel on 127.0.0.1:%d", opts["control_port"])
+    if opts.get("wrapper_port") or opts.get("optical_port"):
+        from runtime import cosem_service
+        servers += await cosem_service.start(meter, opts.get("wrapper_port", 0),
+                                             opts.get("optical_port", 0))
+        log.info("COSEM wrapper on 127.0.0.1:%d, optical port on 127.0.0.1:%d",
+                 opts.get("wrapper_port", 0), opts.get("optical_port", 0))
     log.info("%s running (%s)", opts["model"], opts["pace"])
     try:
         await meter.run_until_stopped(opts.get("duration"))

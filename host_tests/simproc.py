@@ -31,6 +31,7 @@ class Sim:
         self.state_dir = state_dir
         self.cmd = [mpy.MICROPYTHON, os.path.join(mpy.FIRMWARE, "main.py"), "--model", model,
                     "--state", state_dir, "--control-port", str(self.port), "--wrapper-port", "0",
+                    "--optical-port", "0",
                     "--start", start] + list(args)
         self.proc = None
 

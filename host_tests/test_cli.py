@@ -27,10 +27,10 @@ def test_defaults():
 def test_all_options():
     opts = cli.parse(["--model", "mt382", "--state", "s", "--fast", "--start", "2026-03-29T00:59:00",
                       "--duration", "60", "--fs", "8000", "--bits", "16", "--control-port", "0",
-                      "--wrapper-port", "14059"])
+                      "--wrapper-port", "14059", "--optical-port", "0"])
     assert opts == {"model": "mt382", "state_dir": "s", "pace": "fast", "speed": 1,
                     "start": (2026, 3, 29, 0, 59, 0), "duration": 60, "fs": 8000, "bits": 16,
-                    "control_port": 0, "wrapper_port": 14059}
+                    "control_port": 0, "wrapper_port": 14059, "optical_port": 0}
     assert cli.parse(["--speed", "50"])["speed"] == 50
     assert cli.parse(["--help"]) is None
 

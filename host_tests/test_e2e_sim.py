@@ -122,7 +122,8 @@ def test_malformed_control_requests_leave_the_meter_running():
 def test_state_path_that_is_not_a_directory_is_a_one_line_error():
     with tempfile.NamedTemporaryFile() as f:
         proc = subprocess.run([mpy.MICROPYTHON, os.path.join(mpy.FIRMWARE, "main.py"), "--state",
-                               f.name, "--control-port", "0", "--wrapper-port", "0"],
+                               f.name, "--control-port", "0", "--wrapper-port", "0",
+                               "--optical-port", "0"],
                               capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: board start-up failed") and proc.stderr.count("\n") == 1
@@ -134,7 +135,8 @@ def test_wrong_size_nv_file_is_refused_and_left_alone():
         with open(path, "wb") as f:
             f.write(b"\x00" * 100)
         proc = subprocess.run([mpy.MICROPYTHON, os.path.join(mpy.FIRMWARE, "main.py"), "--state",
-                               state, "--control-port", "0", "--wrapper-port", "0"],
+                               state, "--control-port", "0", "--wrapper-port", "0",
+                               "--optical-port", "0"],
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 1 and "NV file" in proc.stderr
         assert "Traceback" not in proc.stderr

@@ -234,6 +234,11 @@ class Suite0:
         self.tx_ic = 0
         self.rx_ic = -1
         self.rx_sc = 0
+        # Counters above these limits are used only after `on_limit(self, tx, rx)` has run: the
+        # owner persists a reservation there and raises the limits, so counters survive a cut.
+        self.tx_limit = _MAX_IC
+        self.rx_limit = _MAX_IC
+        self.on_limit = None
         self._key_set = key_set
         self._gcm = gcm.Gcm(ek, capacity)
         self._aad = bytearray(1 + 16 + max(capacity, 64))
@@ -268,6 +273,8 @@ class Suite0:
     def _next_ic(self):
         if self.tx_ic >= _MAX_IC:
             raise CounterExhaustedError("invocation counter used up")
+        if self.tx_ic >= self.tx_limit and self.on_limit is not None:
+            self.on_limit(self, self.tx_ic + 1, self.rx_ic)
         self.tx_ic += 1
         struct.pack_into(">I", self._tx_iv, 8, self.tx_ic)
         return self.tx_ic
@@ -355,9 +362,14 @@ class Suite0:
             self._pt[0:n] = self._aadv[17:17 + n]
         else:
             self._gcm.crypt(self._rx_iv, body, HEADER_SIZE, n, self._pt, 0)
-        self.rx_ic = ic
+        self._accept(ic)
         self.rx_sc = sc
         return self._ptv[:n]
+
+    def _accept(self, ic):
+        if ic > self.rx_limit and self.on_limit is not None:
+            self.on_limit(self, self.tx_ic, ic)
+        self.rx_ic = ic
 
     def _hls_aad(self, challenge):
         n = len(challenge)
@@ -398,4 +410,4 @@ class Suite0:
         alen = self._hls_aad(challenge)
         if not self._gcm.mac_ok(self._rx_iv, self._aad, alen, answer, HEADER_SIZE):
             raise AuthenticationError("HLS answer does not verify")
-        self.rx_ic = ic
+        self._accept(ic)

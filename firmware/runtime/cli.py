@@ -17,6 +17,8 @@ options:
   --bits N              front-end ADC resolution, 16 or 24            [24]
   --control-port N      control channel on 127.0.0.1 (0: off)         [4060]
   --wrapper-port N      COSEM wrapper TCP port on 127.0.0.1 (0: off)  [4059]
+  --optical-port N      optical port (IEC 62056-21 + HDLC) as TCP on
+                        127.0.0.1 (0: off)                            [4061]
   -h, --help            show this help and exit
 """
 
@@ -55,7 +57,7 @@ def parse(argv):
     """Return the options as a dict, None for --help, or raise UsageError."""
     opts = {"model": "me382", "state_dir": "state", "pace": "realtime", "speed": 1,
             "start": None, "duration": None, "fs": 4000, "bits": 24,
-            "control_port": 4060, "wrapper_port": 4059}
+            "control_port": 4060, "wrapper_port": 4059, "optical_port": 4061}
     i = 0
     n = len(argv)
     while i < n:
@@ -124,4 +126,5 @@ _VALUED = {
     "--bits": _bits,
     "--control-port": _setter("control_port", 0, 65535),
     "--wrapper-port": _setter("wrapper_port", 0, 65535),
+    "--optical-port": _setter("optical_port", 0, 65535),
 }

@@ -16,6 +16,7 @@ from measure.metrology import Metrology
 # NV record keys and their maximum sizes; registration order fixes the NV layout: append only.
 KEY_CAL = "cal"
 KEY_ENERGY = "energy"
+KEY_IC = "ic"
 _CAL_MAX = 256
 _ENERGY_MAX = 512
 
@@ -32,6 +33,7 @@ def open_store(nv):
     store = nvstore.NvStore(nv)
     store.register(KEY_CAL, _CAL_MAX)
     store.register(KEY_ENERGY, _ENERGY_MAX)
+    store.register(KEY_IC, 8)
     return store
 
 

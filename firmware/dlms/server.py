@@ -1,0 +1,423 @@
+"""The COSEM application layer of one logical device, sans-IO: request APDU in, response APDU out.
+
+`Server(model, title, keys)` is shared by every transport; each connection (a TCP connection, an
+HDLC link) owns a `Connection`:
+
+    conn = server.connection()
+    rsp = conn.handle(client_sap, apdu)    # bytes to send, or None: nothing to answer
+    conn.close()                           # the link or the connection went away
+
+Association policy comes from the model's clients (`cosem.association.Client`): the AARQ must
+name the client's application context and mechanism. Mechanism none associates at once;
+HLS-GMAC (5) leaves the association pending until the client's reply_to_HLS_authentication
+succeeds. A ciphered context needs a key set for that client (`keys`); its requests must then be
+glo- or general-glo-ciphered with at least the protection of `policy` (the HLS reply of a pending
+association may also come plain), and each answer uses the protection form of its request.
+
+Requests outside an association: a confirmed xDLMS request gets the ExceptionResponse
+service-not-allowed / operation-not-possible, an unconfirmed one no answer; an RLRQ gets a
+normal RLRE. Anything the server cannot parse gets an ExceptionResponse, never silence, except
+an unknown first octet of an ACSE-looking APDU (no answer, as the ACSE decoder says).
+"""
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from os import urandom
+
+from cosem import errors
+from cosem.dtype import LazyArray
+from dlms import acse, axdr, blocks, initiate, security, xdlms
+
+_STOC_SIZE = const(16)
+_CTOS_MIN = const(8)
+_CTOS_MAX = const(64)
+_TITLE_SIZE = const(8)
+# Largest reassembled long SET value accepted per connection.
+_LONG_SET_LIMIT = const(2048)
+# Envelope and security overhead of a ciphered answer: general-glo header (1 + 1 + 8), length
+# (up to 3), SC + IC (5) and tag (12).
+_CIPHER_OVERHEAD = const(29)
+_GLO_INITIATE_RESPONSE = const(0x28)
+
+
+def _exception(state, service, ic=None):
+    return xdlms.build(xdlms.exception_response, state, service, ic)
+
+
+def _not_allowed():
+    return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OPERATION_NOT_POSSIBLE)
+
+
+def _ciphered_tag(tag):
+    if tag == security.GENERAL_GLO or tag == security.GENERAL_DED:
+        return True
+    try:
+        security.plain_tag(tag)
+    except security.FormatError:
+        return False
+    return True
+
+
+def _confirmed(apdu):
+    # Outside an association only a plain GET/SET/ACTION can say it is unconfirmed.
+    tag = apdu[0]
+    if tag in (xdlms.GET_REQUEST, xdlms.SET_REQUEST, xdlms.ACTION_REQUEST) and len(apdu) > 2:
+        return apdu[2] & xdlms.IIP_CONFIRMED
+    return True
+
+
+class Server:
+    """Application layer shared by every connection of one logical device.
+
+    model: the `cosem.objects.Model`; title: our 8-octet system title; keys: {client SAP: (EK,
+    AK)} for the clients with a ciphered context; policy: SC bits every ciphered request must
+    carry (default authenticated and encrypted). `suites[sap]` is the `security.Suite0` of each
+    keyed client, shared by its connections and by the clients with the same keys (its
+    invocation counters are the owner's to load and save)."""
+
+    def __init__(self, model, title, keys=None, policy=security.SC_AUTH_ENC, random=urandom):
+        if len(title) != _TITLE_SIZE:
+            raise ValueError("system title must be 8 octets")
+        self.model = model
+        self.title = bytes(title)
+        self.policy = policy
+        self.random = random
+        self.suites = {}
+        # Clients sharing a key set share one Suite0: one invocation counter per key, so that
+        # no IV (our title + counter) is ever used twice under a key.
+        by_key = {}
+        capacity = max(c.max_pdu for c in model.clients) + _CIPHER_OVERHEAD
+        for sap, (ek, ak) in (keys or {}).items():
+            model.client_index(sap)
+            key = bytes(ek) + bytes(ak)
+            suite = by_key.get(key)
+            if suite is None:
+                suite = by_key[key] = security.Suite0(ek, ak, self.title, capacity)
+            self.suites[sap] = suite
+
+    def connection(self):
+        """State of one new transport connection."""
+        return Connection(self)
+
+
+class Connection:
+    """The association of one transport connection and its service state (block transfers)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.view = None            # cosem View of the association, None when not associated
+        self.sap = None
+        self.client = None
+        self.suite = None
+        self.peer_title = None
+        self._ctos = None
+        self._stoc = None
+        self._rx_before = -1        # the last accepted counter before the current request
+        self._get = None
+        self._set = None
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def handle(self, sap, apdu):
+        """Answer one request APDU from client `sap`: the response bytes, or None."""
+        if len(apdu) == 0:
+            return None
+        tag = apdu[0]
+        if tag == acse.AARQ:
+            return self._aarq(sap, apdu)
+        if tag == acse.RLRQ:
+            return self._rlrq(apdu)
+        if self.view is None or sap != self.sap:
+            if not self._pre_establish(sap):
+                return _not_allowed() if _confirmed(apdu) else None
+        if _ciphered_tag(tag):
+            return self._protected(apdu)
+        if self.client.context == acse.CONTEXT_LN_CIPHERED and not self._hls_reply(apdu):
+            return _not_allowed()
+        if self.suite is not None:
+            self._rx_before = self.suite.rx_ic
+        self.view.secured = False
+        return self._service(apdu)
+
+    def close(self):
+        """End the association (the link or connection is gone)."""
+        if self.view is not None:
+            self.view.release()
+        self.view = None
+        self.sap = self.client = self.suite = self.peer_title = None
+        self._ctos = self._stoc = None
+        if self._get is not None:
+            self._get.abort()
+        if self._set is not None:
+            self._set.abort()
+
+    # -- association ---------------------------------------------------------------------------
+
+    def _pre_establish(self, sap):
+        # A pre-established client is associated by its first request.
+        model = self.server.model
+        try:
+            c = model.clients[model.client_index(sap)]
+        except KeyError:
+            return False
+        if not c.pre_established:
+            return False
+        self.close()
+        suite = self.server.suites.get(sap)
+        if c.context == acse.CONTEXT_LN_CIPHERED and suite is None:
+            return False
+        self._open(sap, c, suite, model.associate(sap), c.max_pdu)
+        return True
+
+    def _open(self, sap, client, suite, view, client_pdu):
+        self.sap = sap
+        self.client = client
+        self.suite = suite
+        self.view = view
+        room = min(client_pdu, client.max_pdu)
+        if suite is not None:
+            room -= _CIPHER_OVERHEAD
+        self._get = blocks.LongGet(room)
+
+    def _aarq(self, sap, apdu):
+        self.close()
+        try:
+            req = acse.decode_aarq(apdu)
+        except acse.ApduTypeError:
+            return None
+        except acse.AcseError as e:
+            return acse.encode_aare(acse.CONTEXT_LN, e.result, e.diagnostic, e.source)
+        model = self.server.model
+        try:
+            client = model.clients[model.client_index(sap)]
+        except KeyError:
+            return self._reject(req.context, acse.NO_REASON_GIVEN)
+        if req.context != client.context:
+            return self._reject(req.context, acse.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
+        if req.mechanism != client.mechanism:
+            if req.mechanism == acse.MECHANISM_NONE:
+                return self._reject(req.context, acse.AUTHENTICATION_MECHANISM_NAME_REQUIRED)
+            return self._reject(req.context, acse.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED)
+        suite = None
+        if client.context == acse.CONTEXT_LN_CIPHERED or client.needs_hls():
+            suite = self.server.suites.get(sap)
+            if suite is None:
+                return self._reject(req.context, acse.NO_REASON_GIVEN)
+            title = req.calling_ap_title
+            if title is None or len(title) != _TITLE_SIZE:
+                return self._reject(req.context, acse.CALLING_AP_TITLE_NOT_RECOGNIZED)
+            self.peer_title = title
+        if client.needs_hls():
+            ctos = req.auth_value
+            if ctos is None or not _CTOS_MIN <= len(ctos) <= _CTOS_MAX:
+                return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
+            self._ctos = ctos
+        try:
+            user_info = self._initiate_request(req, suite)
+            ctx = initiate.negotiate(initiate.decode_request(user_info), client.conformance,
+                                     client.max_pdu)
+        except initiate.InitiateError as e:
+            self.peer_title = self._ctos = None
+            return acse.encode_aare(req.context, acse.REJECTED_PERMANENT, acse.NO_REASON_GIVEN,
+                                    user_info=e.response())
+        except security.SecurityError:
+            self.peer_title = self._ctos = None
+            return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
+        hls = client.needs_hls()
+        view = model.associate(sap, ctx.conformance, ctx.server_max_pdu, ctx.client_max_pdu,
+                               hls=self._hls_check if hls else None)
+        self._open(sap, client, suite, view, ctx.client_max_pdu)
+        rsp = initiate.encode_response(ctx.conformance, ctx.server_max_pdu)
+        if req.ciphered:
+            rsp = bytes(suite.protect(self.server.policy, rsp, _GLO_INITIATE_RESPONSE))
+        if not hls:
+            return acse.encode_aare(req.context, acse.ACCEPTED, acse.NULL,
+                                    ap_title=None if suite is None else self.server.title,
+                                    user_info=rsp)
+        self._stoc = bytes(self.server.random(_STOC_SIZE))
+        return acse.encode_aare(req.context, acse.ACCEPTED, acse.AUTHENTICATION_REQUIRED,
+                                ap_title=self.server.title, mechanism=req.mechanism,
+                                auth_value=self._stoc, user_info=rsp)
+
+    def _initiate_request(self, req, suite):
+        # The plain InitiateRequest, deciphered when it came as a glo-initiateRequest.
+        if not req.ciphered:
+            return req.user_info
+        if suite is None:
+            raise initiate.InitiateError("ciphered initiate request in a plain context")
+        tag, title, body = security.parse(req.user_info)
+        return bytes(suite.unprotect(body, self.server.policy, self.peer_title))
+
+    def _reject(self, context, diagnostic):
+        return acse.encode_aare(context, acse.REJECTED_PERMANENT, diagnostic)
+
+    def _hls_check(self, f_stoc):
+        # Pass 3 of HLS-GMAC: check the client's f(StoC), answer with our f(CtoS). Clients
+        # (Gurux, dlms-cosem) compute f(StoC) under the same counter as the glo-action carrying
+        # it, so f(StoC) is held against the counter accepted before that request.
+        suite = self.suite
+        after = suite.rx_ic
+        suite.rx_ic = self._rx_before
+        try:
+            suite.hls_check(self._stoc, f_stoc, self.peer_title)
+            return suite.hls_answer(self._ctos)
+        except security.SecurityError:
+            return None
+        finally:
+            suite.rx_ic = max(after, suite.rx_ic)
+            self._stoc = None
+
+    def _hls_reply(self, apdu):
+        # A plain request in a ciphered context is accepted only as the pending HLS reply.
+        return self._stoc is not None and len(apdu) > 1 and apdu[0] == xdlms.ACTION_REQUEST
+
+    def _rlrq(self, apdu):
+        try:
+            acse.decode_rlrq(apdu)
+        except acse.ApduTypeError:
+            return None
+        except acse.AcseError:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OTHER_REASON)
+        self.close()
+        return acse.encode_rlre(acse.RELEASE_NORMAL)
+
+    # -- protection ----------------------------------------------------------------------------
+
+    def _protected(self, apdu):
+        suite = self.suite
+        if suite is None:
+            return _not_allowed()
+        try:
+            tag, title, body = security.parse(apdu)
+            if tag == security.GENERAL_DED or (tag != security.GENERAL_GLO and
+                                               security.plain_tag(tag)[1]):
+                raise security.FormatError("dedicated key not supported")
+            if title is None:
+                title = self.peer_title
+            elif self.peer_title is None:
+                title = bytes(title)      # a pre-established client names itself
+            elif bytes(title) != self.peer_title:
+                raise security.FormatError("system title of another client")
+            self._rx_before = suite.rx_ic
+            plain = bytes(suite.unprotect(body, self.server.policy, title))
+        except security.ReplayError as e:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED,
+                              xdlms.SERVICE_INVOCATION_COUNTER_ERROR, e.last + 1)
+        except security.SecurityError:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_DECIPHERING_ERROR)
+        sc = suite.rx_sc
+        self.view.secured = bool(sc & security.SC_AUTH)
+        rsp = self._service(plain)
+        if rsp is None or rsp[0] == xdlms.EXCEPTION_RESPONSE:
+            return rsp
+        out_tag = tag if tag == security.GENERAL_GLO else security.ciphered_tag(rsp[0])
+        try:
+            return bytes(suite.protect(sc & security.SC_AUTH_ENC, rsp, out_tag))
+        except security.SecurityError:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OTHER_REASON)
+
+    # -- xDLMS services ------------------------------------------------------------------------
+
+    def _service(self, apdu):
+        try:
+            req = xdlms.decode_request(apdu, self.view.max_receive_pdu)
+        except xdlms.ExceptionResponseError as e:
+            self._abort()
+            return e.response()
+        except xdlms.RequestError as e:
+            self._abort()
+            return e.response()
+        if isinstance(req, xdlms.GetNext):
+            return self._next(req)
+        if isinstance(req, (xdlms.SetFirstBlock, xdlms.SetBlock)):
+            self._get.abort()
+            return self._long_set(req)
+        self._abort()
+        if isinstance(req, xdlms.GetNormal):
+            return self._get_normal(req)
+        if isinstance(req, xdlms.GetWithList):
+            return self._get_list(req)
+        if isinstance(req, xdlms.SetNormal):
+            return xdlms.build(xdlms.set_response_normal, req.iip,
+                               self._set_one(req.attribute, req.value))
+        if isinstance(req, xdlms.SetWithList):
+            dars = [self._set_one(a, v) for a, v in zip(req.attributes, req.values)]
+            return xdlms.build(xdlms.set_response_with_list, req.iip, dars)
+        return self._action(req)
+
+    def _abort(self):
+        self._get.abort()
+        if self._set is not None:
+            self._set.abort()
+
+    def _value(self, a):
+        # Data tuple, LazyArray or an int Data-Access-Result for one attribute descriptor.
+        try:
+            obj = self.view.find(a.class_id, a.instance)
+            return self.view.get(obj, a.attribute_id, a.selector, a.parameters)
+        except errors.AccessError as e:
+            return e.result
+        except xdlms.AccessError as e:
+            return e.result
+
+    def _get_normal(self, req):
+        v = self._value(req.attribute)
+        if isinstance(v, int):
+            return xdlms.build(xdlms.get_response_normal, req.iip, v)
+        source = v.chunks() if isinstance(v, LazyArray) else axdr.encode(v)
+        return self._first_block(req.iip, source, False)
+
+    def _get_list(self, req):
+        results = []
+        for a in req.attributes:
+            v = self._value(a)
+            results.append(v.data() if isinstance(v, LazyArray) else v)
+        return self._first_block(req.iip, blocks.results_chunks(results), True)
+
+    def _first_block(self, iip, source, with_list):
+        try:
+            return bytes(self._get.start(iip, source, with_list))
+        except Exception:
+            # A streamed source that fails before its first octet (a broken binding).
+            return xdlms.build(xdlms.get_response_normal, iip, xdlms.TEMPORARY_FAILURE)
+
+    def _next(self, req):
+        try:
+            return bytes(self._get.next(req.iip, req.block_number))
+        except Exception:
+            return xdlms.build(xdlms.get_response_block, req.iip, True, req.block_number + 1,
+                               xdlms.LONG_GET_ABORTED)
+
+    def _set_one(self, a, value):
+        try:
+            obj = self.view.find(a.class_id, a.instance)
+            self.view.set(obj, a.attribute_id, value, a.selector, a.parameters)
+            return xdlms.SUCCESS
+        except errors.AccessError as e:
+            return e.result
+
+    def _long_set(self, req):
+        if self._set is None:
+            self._set = blocks.LongSet(_LONG_SET_LIMIT)
+        rsp = self._set.feed(req)
+        if rsp is not None:
+            return rsp
+        attributes = self._set.attributes
+        try:
+            values = self._set.values()
+        except xdlms.AccessError as e:
+            return self._set.finish(req.iip, [e.result] * len(attributes))
+        return self._set.finish(req.iip, [self._set_one(a, v)
+                                          for a, v in zip(attributes, values)])
+
+    def _action(self, req):
+        m = req.method
+        try:
+            obj = self.view.find(m.class_id, m.instance)
+        except errors.AccessError as e:
+            return xdlms.build(xdlms.action_response_normal, req.iip, e.result)
+        result, data = self.view.action(obj, m.method_id, req.parameters)
+        return xdlms.build(xdlms.action_response_normal, req.iip, result, data)
