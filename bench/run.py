@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["kernel_bench.py", "afe_bench.py", "realtime.py", "accuracy.py", "crypto_bench.py"]
+SCRIPTS = ["kernel_bench.py", "afe_bench.py", "realtime.py", "accuracy.py", "crypto_bench.py",
+           "cosem_bench.py"]
 
 
 def main():
