@@ -14,6 +14,10 @@ succeeds. A ciphered context needs a key set for that client (`keys`); its reque
 glo- or general-glo-ciphered with at least the protection of `policy` (the HLS reply of a pending
 association may also come plain), and each answer uses the protection form of its request.
 
+Failed authentications (a wrong f(StoC), an AARQ whose CtoS or glo-initiateRequest does not
+check, a request with a bad GCM tag) are reported to the Server's `guard`, which may then refuse
+that client's AARQs for a while. `Server.rekey` replaces a key set for new associations.
+
 Requests outside an association: a confirmed xDLMS request gets the ExceptionResponse
 service-not-allowed / operation-not-possible, an unconfirmed one no answer; an RLRQ gets a
 normal RLRE. Anything the server cannot parse gets an ExceptionResponse, never silence, except
@@ -76,15 +80,19 @@ class Server:
     AK)} for the clients with a ciphered context; policy: SC bits every ciphered request must
     carry (default authenticated and encrypted). `suites[sap]` is the `security.Suite0` of each
     keyed client, shared by its connections and by the clients with the same keys (its
-    invocation counters are the owner's to load and save)."""
+    invocation counters are the owner's to load and save). `guard` (optional, see
+    runtime.auth_guard) hears of every failed and successful authentication and may refuse a
+    client's AARQs: AARE rejected-transient, authentication-failure."""
 
-    def __init__(self, model, title, keys=None, policy=security.SC_AUTH_ENC, random=urandom):
+    def __init__(self, model, title, keys=None, policy=security.SC_AUTH_ENC, random=urandom,
+                 guard=None):
         if len(title) != _TITLE_SIZE:
             raise ValueError("system title must be 8 octets")
         self.model = model
         self.title = bytes(title)
         self.policy = policy
         self.random = random
+        self.guard = guard
         self.suites = {}
         # Clients sharing a key set share one Suite0: one invocation counter per key, so that
         # no IV (our title + counter) is ever used twice under a key.
@@ -101,6 +109,28 @@ class Server:
     def connection(self):
         """State of one new transport connection."""
         return Connection(self)
+
+    def rekey(self, sap, ek, ak):
+        """Give client `sap`, and every client sharing its key set, the keys (EK, AK) for their
+        next associations; return the new Suite0. Associations open now keep the old suite to
+        their end. The new suite continues the old one's counters and NV reservation (`on_limit`
+        and its limits), so counters never go back, whichever key they run under."""
+        old = self.suites[sap]
+        new = security.Suite0(ek, ak, self.title, old.capacity)
+        new.tx_ic, new.rx_ic = old.tx_ic, old.rx_ic
+        new.tx_limit, new.rx_limit, new.on_limit = old.tx_limit, old.rx_limit, old.on_limit
+        for s in list(self.suites):
+            if self.suites[s] is old:
+                self.suites[s] = new
+        return new
+
+    def _failed(self, sap, reason):
+        if self.guard is not None:
+            self.guard.failed(sap, reason)
+
+    def _succeeded(self, sap):
+        if self.guard is not None:
+            self.guard.succeeded(sap)
 
 
 class Connection:
@@ -195,6 +225,10 @@ class Connection:
             client = model.clients[model.client_index(sap)]
         except KeyError:
             return self._reject(req.context, acse.NO_REASON_GIVEN)
+        guard = self.server.guard
+        if guard is not None and guard.blocked_ms(sap):
+            return acse.encode_aare(req.context, acse.REJECTED_TRANSIENT,
+                                    acse.AUTHENTICATION_FAILURE)
         if req.context != client.context:
             return self._reject(req.context, acse.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)
         if req.mechanism != client.mechanism:
@@ -213,6 +247,7 @@ class Connection:
         if client.needs_hls():
             ctos = req.auth_value
             if ctos is None or not _CTOS_MIN <= len(ctos) <= _CTOS_MAX:
+                self.server._failed(sap, "AARQ without a valid CtoS")
                 return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
             self._ctos = ctos
         try:
@@ -225,6 +260,7 @@ class Connection:
                                     user_info=e.response())
         except security.SecurityError:
             self.peer_title = self._ctos = None
+            self.server._failed(sap, "glo-initiateRequest does not decipher")
             return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
         hls = client.needs_hls()
         view = model.associate(sap, ctx.conformance, ctx.server_max_pdu, ctx.client_max_pdu,
@@ -234,6 +270,7 @@ class Connection:
         if req.ciphered:
             rsp = bytes(suite.protect(self.server.policy, rsp, _GLO_INITIATE_RESPONSE))
         if not hls:
+            self.server._succeeded(sap)
             return acse.encode_aare(req.context, acse.ACCEPTED, acse.NULL,
                                     ap_title=None if suite is None else self.server.title,
                                     user_info=rsp)
@@ -261,14 +298,20 @@ class Connection:
         suite = self.suite
         after = suite.rx_ic
         suite.rx_ic = self._rx_before
+        checked = False
         try:
             suite.hls_check(self._stoc, f_stoc, self.peer_title)
+            checked = True
             return suite.hls_answer(self._ctos)
         except security.SecurityError:
             return None
         finally:
             suite.rx_ic = max(after, suite.rx_ic)
             self._stoc = None
+            if checked:
+                self.server._succeeded(self.sap)
+            else:
+                self.server._failed(self.sap, "wrong HLS f(StoC)")
 
     def _hls_reply(self, apdu):
         # A plain request in a ciphered context is accepted only as the pending HLS reply.
@@ -306,6 +349,9 @@ class Connection:
         except security.ReplayError as e:
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED,
                               xdlms.SERVICE_INVOCATION_COUNTER_ERROR, e.last + 1)
+        except security.AuthenticationError:
+            self.server._failed(self.sap, "bad GCM tag")
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_DECIPHERING_ERROR)
         except security.SecurityError:
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_DECIPHERING_ERROR)
         sc = suite.rx_sc

@@ -4,19 +4,25 @@ application server, and its transports (COSEM wrapper on TCP, HDLC on the optica
     servers = await cosem_service.start(meter, wrapper_port, optical_port)
 
 Sources (see cosem.sources) come from the Meter: energy registers (mWh ...), the last measured
-window (mV, mA, mW ...), the board clock shown as CET/CEST (EU rule), identification, security
-setup and the communication settings (cosem_service.SETTINGS, in RAM). Tariff registers have no
-source yet (they read 0). Writing the clock or the keys and every delegated method is refused
-(other-reason) until the services behind them exist.
+window (mV, mA, mW ...), the board clock shown in local time (CET/CEST by default, the EU rule),
+identification, security setup and the communication settings (cosem_service.SETTINGS, in RAM).
+Tariff registers have no source yet (they read 0).
+
+Writing the clock's time sets the board clock (runtime.clock_settings); its time zone and DST
+attributes build a new rule, kept in the NV clock record. Security setup key transfer and
+activation (runtime.key_transfer) rekey the server for new associations and keep the keys in
+the NV keys record. The clock's adjustment methods are refused (other-reason).
 """
 import struct
 
 from cosem.sources import DictSources
 from core import dst
-from dlms import acse, axdr, security, server
+from dlms import acse, axdr, server
 from measure.energy import NAMES
 from models import common
-from runtime.meter import KEY_IC
+from runtime import clock_settings, key_transfer, log
+from runtime.auth_guard import AuthGuard
+from runtime.meter import KEY_CLOCK, KEY_IC, KEY_KEYS
 import models
 
 # Green Book test keys of the management client until a key transfer sets real ones.
@@ -38,13 +44,25 @@ def system_title(serial):
 
 def _pattern(p):
     # A dst.Rule begin/end pattern as the 12-octet clock attribute (wildcards as 0xFF..).
-    year, month, day, weekday, hour, minute, second = p
-    return axdr.pack_datetime(None if year == 0xFFFF else year, month, day, weekday, hour,
-                              minute, second, None, None, None)
+    f = [None if v == 0xFF else v for v in p[1:]]
+    return axdr.pack_datetime(None if p[0] == 0xFFFF else p[0], f[0], f[1], f[2], f[3], f[4],
+                              f[5], None, None, None)
 
 
-def _refused(value):
-    raise ValueError("not supported by this meter")
+_CLOCK_RULE_ATTRIBUTES = ("clock.time_zone", "clock.daylight_savings_begin",
+                          "clock.daylight_savings_end", "clock.daylight_savings_deviation",
+                          "clock.daylight_savings_enabled")
+
+
+def _load_rule(store):
+    # The clock rule from NV, or the EU rule for CET when there is none (or it is unusable).
+    raw = store.read(KEY_CLOCK)
+    if raw is not None:
+        try:
+            return clock_settings.unpack(raw)
+        except ValueError as e:
+            log.error("clock record unusable (%s): CET with the EU rule", e)
+    return dst.eu_rule(-60)
 
 
 class MeterSources(DictSources):
@@ -53,29 +71,29 @@ class MeterSources(DictSources):
     def __init__(self, meter, serial, title):
         DictSources.__init__(self, values=dict(common.SETTINGS))
         self.meter = meter
-        self.rule = dst.eu_rule(-60)
+        self.rule = _load_rule(meter.store)
         self.suite = None       # the management client's Suite0, once the server exists
+        self.app = None         # the Server, once it exists (key transfer rekeys it)
+        self.kek = key_transfer.DEFAULT_KEK
+        self.keys = (TEST_EK, TEST_AK)      # (EK, AK) of the management key set
         g = self.getters
         ldn = MANUFACTURER + ("%013d" % serial).encode()
         self.values.update({
             "id.ldn": ldn, "id.serial": str(serial).encode(), "id.equipment": ldn,
             "fw.core.id": FIRMWARE_ID, "fw.core.signature": b"", "fw.module.id": FIRMWARE_ID,
             "fw.module.signature": b"",
-            "clock.daylight_savings_begin": _pattern(self.rule.begin),
-            "clock.daylight_savings_end": _pattern(self.rule.end),
-            "clock.daylight_savings_deviation": self.rule.deviation,
-            "clock.daylight_savings_enabled": self.rule.enabled, "clock.clock_base": 1,
-            "clock.time_zone": self.rule.time_zone,
-            "sec0.security_policy": 3, "sec0.security_suite": 0,
+            "clock.clock_base": 1, "sec0.security_policy": 3, "sec0.security_suite": 0,
             "sec0.client_system_title": b"", "sec0.server_system_title": title,
         })
         g["clock.time"] = self._time
         g["clock.status"] = self._clock_status
         g["sec0.invocation_counter"] = self._invocation_counter
-        for name in ("clock.time", "clock.time_zone", "clock.daylight_savings_begin",
-                     "clock.daylight_savings_end", "clock.daylight_savings_deviation",
-                     "clock.daylight_savings_enabled"):
-            self.setters[name] = _refused
+        self.values.update(self._rule_values(self.rule))
+        self.setters["clock.time"] = self._set_time
+        for name in _CLOCK_RULE_ATTRIBUTES:
+            self.setters[name] = self._rule_setter(name[6:])
+        self.actions["sec0.security_activate"] = self._security_activate
+        self.actions["sec0.global_key_transfer"] = self._key_transfer
         for k in range(len(NAMES)):
             g["energy." + NAMES[k]] = self._energy(k, None)
             for p in range(meter.nphases if meter.nphases > 1 else 0):
@@ -87,10 +105,38 @@ class MeterSources(DictSources):
         self._instantaneous()
 
     def call(self, name, argument):
-        """Every method the model delegates (clock adjustments, key transfer) is refused."""
-        raise ValueError("method not supported by this meter")
+        """Security setup methods; the clock's adjustment methods are refused (other-reason)."""
+        f = self.actions.get(name)
+        if f is None:
+            raise ValueError("method not supported by this meter")
+        return f(argument)
 
     # -- clock -------------------------------------------------------------------------------
+
+    def _rule_values(self, r):
+        # The clock attributes showing rule r (raises before anything changes if one cannot).
+        return {
+            "clock.time_zone": r.time_zone,
+            "clock.daylight_savings_begin": _pattern(r.begin),
+            "clock.daylight_savings_end": _pattern(r.end),
+            "clock.daylight_savings_deviation": r.deviation,
+            "clock.daylight_savings_enabled": r.enabled,
+        }
+
+    def _set_time(self, raw):
+        utc, us = clock_settings.time_to_utc(raw, self.rule)
+        self.meter.set_time(utc, us)
+        log.info("clock set to %d s UTC (since 2000)", utc)
+
+    def _rule_setter(self, attribute):
+        def write(value):
+            # The new rule is complete and valid before anything changes (dst.Rule checks it).
+            rule = clock_settings.with_attribute(self.rule, attribute, value)
+            shown = self._rule_values(rule)
+            self.meter.store.write(KEY_CLOCK, clock_settings.pack(rule))
+            self.rule = rule
+            self.values.update(shown)
+        return write
 
     def _time(self):
         y, mo, d, wd, h, mi, s, deviation, active = dst.clock_fields(
@@ -100,6 +146,29 @@ class MeterSources(DictSources):
 
     def _clock_status(self):
         return axdr.STATUS_DST if dst.is_dst(self.meter.board.clock.now(), self.rule) else 0
+
+    # -- security setup ----------------------------------------------------------------------
+
+    def _security_activate(self, policy):
+        old = self.values["sec0.security_policy"]
+        new = key_transfer.raise_policy(old, policy)
+        if new != old:
+            self.meter.store.write(KEY_KEYS, key_transfer.pack(new, self.keys[0], self.keys[1]))
+            self.values["sec0.security_policy"] = new
+            self.app.policy = key_transfer.POLICY_SC[new]
+        return None
+
+    def _key_transfer(self, items):
+        got = key_transfer.unwrap_all(self.kek, items)
+        ek = got.get(key_transfer.KEY_EK, self.keys[0])
+        ak = got.get(key_transfer.KEY_AK, self.keys[1])
+        # NV first: if the write fails nothing has changed.
+        self.meter.store.write(KEY_KEYS, key_transfer.pack(self.values["sec0.security_policy"],
+                                                           ek, ak))
+        self.suite = self.app.rekey(common.CLIENTS[common.MANAGEMENT].sap, ek, ak)
+        self.keys = (ek, ak)
+        log.info("key transfer: key ids %s set for new associations", sorted(got))
+        return None
 
     def _invocation_counter(self):
         # The last counter the management client used: its next request must be above it.
@@ -197,17 +266,36 @@ class MeterSources(DictSources):
         return 1000 if s == 0 else p * 1000 // s
 
 
-def build(meter, serial=DEFAULT_SERIAL, keys=None):
+def _load_keys(store):
+    # (policy, EK, AK) from NV, or policy 3 with the Green Book test keys.
+    raw = store.read(KEY_KEYS)
+    if raw is not None:
+        try:
+            return key_transfer.unpack(raw)
+        except ValueError as e:
+            log.error("%s: test keys in use", e)
+    return 3, TEST_EK, TEST_AK
+
+
+def build(meter, serial=DEFAULT_SERIAL, keys=None, guard=None):
     """(Server, sources) of the meter's model; `keys` {client SAP: (EK, AK)} defaults to the
-    Green Book test keys for the management and pre-established clients."""
+    keys of the NV keys record (the Green Book test keys until a key transfer) for the
+    management and pre-established clients; `guard` (an AuthGuard) defaults to a new one."""
     title = system_title(serial)
     src = MeterSources(meter, serial, title)
     model = models.load(meter.model, src)
+    policy, ek, ak = _load_keys(meter.store)
     if keys is None:
-        keys = {c.sap: (TEST_EK, TEST_AK) for c in common.CLIENTS
+        keys = {c.sap: (ek, ak) for c in common.CLIENTS
                 if c.context == acse.CONTEXT_LN_CIPHERED}
-    app = server.Server(model, title, keys, security.SC_AUTH_ENC)
-    src.suite = app.suites.get(common.CLIENTS[common.MANAGEMENT].sap)
+    msap = common.CLIENTS[common.MANAGEMENT].sap
+    if msap in keys:
+        src.keys = keys[msap]
+    src.values["sec0.security_policy"] = policy
+    app = server.Server(model, title, keys, key_transfer.POLICY_SC[policy],
+                        guard=AuthGuard() if guard is None else guard)
+    src.app = app
+    src.suite = app.suites.get(msap)
     if src.suite is not None:
         _persist_counters(meter.store, src.suite)
     return app, src
@@ -219,17 +307,25 @@ def _persist_counters(store, suite):
     The stored pair (tx, rx + 1) is a limit nothing before a power cut went past, so the server
     sends above it and accepts only counters above it after a restart (clients read the frame
     counter object before associating, as IDIS clients do).
+
+    A key transfer does not reset the counters: the new suite continues them (Server.rekey) and
+    shares this reservation, which never goes down, even while an association opened under the
+    old keys keeps counting on the old suite.
     """
     raw = store.read(KEY_IC)
+    reserved = [0, -1]
     if raw is not None and len(raw) == 8:
         tx, rx1 = struct.unpack("<II", raw)
         suite.tx_ic = tx
         suite.rx_ic = rx1 - 1
+        reserved = [tx, rx1 - 1]
 
     def reserve(s, tx, rx):
-        tx_limit = max(tx, s.tx_ic) + IC_STEP
-        rx_limit = max(rx, s.rx_ic) + IC_STEP
+        tx_limit = max(tx, s.tx_ic, reserved[0]) + IC_STEP
+        rx_limit = max(rx, s.rx_ic, reserved[1]) + IC_STEP
         store.write(KEY_IC, struct.pack("<II", tx_limit, rx_limit + 1))
+        reserved[0] = tx_limit
+        reserved[1] = rx_limit
         s.tx_limit = tx_limit
         s.rx_limit = rx_limit
 

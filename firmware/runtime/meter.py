@@ -17,6 +17,8 @@ from measure.metrology import Metrology
 KEY_CAL = "cal"
 KEY_ENERGY = "energy"
 KEY_IC = "ic"
+KEY_CLOCK = "clock"     # time zone and DST rule (runtime.clock_settings)
+KEY_KEYS = "keys"       # security policy and suite 0 keys (runtime.key_transfer)
 _CAL_MAX = 256
 _ENERGY_MAX = 512
 
@@ -34,6 +36,8 @@ def open_store(nv):
     store.register(KEY_CAL, _CAL_MAX)
     store.register(KEY_ENERGY, _ENERGY_MAX)
     store.register(KEY_IC, 8)
+    store.register(KEY_CLOCK, 32)
+    store.register(KEY_KEYS, 48)
     return store
 
 
@@ -108,6 +112,15 @@ class Meter:
         """Write the energy registers to NV (periodic and power-fail saves)."""
         self.store.write(KEY_ENERGY, records.pack_energy(self.metrology.energy))
         self._saves += 1
+        self._last_save_s = self.board.clock.now()
+
+    def set_time(self, seconds, us=0):
+        """Set the board clock (seconds since 2000 UTC); the periodic save counts from now on, so a
+        clock set backwards does not hold the next save back by the size of the step."""
+        if us:
+            self.board.clock.set(seconds, us)
+        else:
+            self.board.clock.set(seconds)   # the ARM board clock takes whole seconds only
         self._last_save_s = self.board.clock.now()
 
     # -- tasks -------------------------------------------------------------------------------------
