@@ -307,7 +307,9 @@ class Service:
         deadline = time.monotonic() + 20
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.wrapper_port), timeout=1).close()
+                for port in (self.wrapper_port, self.optical_port):
+                    if port:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return self
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:

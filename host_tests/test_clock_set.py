@@ -116,6 +116,8 @@ class StubMeter:
         self.store = meter_mod.open_store(self.board.nv)
         self._last_save_s = 0
 
+    energy_regs = None
+
     def energy(self):
         return {}
 

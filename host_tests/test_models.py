@@ -309,5 +309,5 @@ def test_management_writes_every_writable_attribute_back(model):
             mgmt.set(obj, n, value)
             assert model.sources.values[name] == dtype.to_source(cls.attr_type(row, n), value)
             written += 1
-    # clock 6, IEC port 8, HDLC setup 8, TCP-UDP setup 5
-    assert written == 27
+    # clock 6, IEC port 8, HDLC setup 8, TCP-UDP setup 5, activity calendar 5, special days 1
+    assert written == 33

@@ -152,6 +152,24 @@ def test_object_list_by_block_transfer(srv):
     assert conn.handle(16, cc.get_next(1)) == h("C4 02 C1 01 00 00 00 01 01 10")
 
 
+def test_data_longer_than_the_pdu_goes_in_blocks(srv):
+    # A Data answer of exactly the negotiated PDU is one Get-Response-Normal; one octet more
+    # goes in datablocks (the value stands in for a long attribute of the object model).
+    conn = srv.connection()
+    aare = conn.handle(16, cc.aarq(user_info=cc.initiate_request(pdu=64)))
+    assert cc.aare_result(aare) == (0, 0)
+    for size in (58, 59):
+        value = (axdr.OCTET_STRING, bytes(range(size)))
+        conn._value = lambda a: value
+        first = conn.handle(16, cc.get(1, LDN, 2))
+        encoded = axdr.encode(value)
+        if 4 + len(encoded) <= 64:
+            assert first == h("C4 01 C1 00") + encoded and len(first) == 64
+        else:
+            assert first[:2] == h("C4 02") and len(first) <= 64
+            assert cc.read_long(lambda apdu: conn.handle(16, apdu), first) == encoded
+
+
 def test_hls_gmac_management_association_is_the_spec_vector(srv):
     conn = srv.connection()
     assert conn.handle(1, A4) == A4R

@@ -63,6 +63,27 @@ def test_wrapper_server_in_cpython():
     asyncio.run(run())
 
 
+def test_wrapper_idle_connection_closed():
+    async def run():
+        srv = await tcp_wrapper.serve(app(), 0, max_clients=1, idle_s=0.2)
+        port = srv.sockets[0].getsockname()[1]
+        try:
+            r1, w1 = await asyncio.open_connection("127.0.0.1", port)
+            w1.write(wpdu(cc.aarq()))
+            assert cc.aare_result(await wrapper_answer(r1)) == (0, 0)
+            # Quiet for idle_s after its last request: closed, and its place is free again.
+            assert await asyncio.wait_for(r1.read(10), 5) == b""
+            w1.close()
+            r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+            w2.write(wpdu(cc.aarq()))
+            assert cc.aare_result(await wrapper_answer(r2)) == (0, 0)
+            w2.close()
+        finally:
+            srv.close()
+            await srv.wait_closed()
+    asyncio.run(run())
+
+
 async def read_frame(reader):
     while await asyncio.wait_for(reader.readexactly(1), 5) != b"\x7e":
         pass
@@ -109,10 +130,16 @@ class StubBoard:
     clock = StubClock()
 
 
+class StubEnergy:
+    total = [1000 * (k + 1) for k in range(len(cosem_service.NAMES))]
+    phase = [list(total), list(total), list(total)]
+
+
 class StubMeter:
     model = "mt382"
     nphases = 3
     board = StubBoard()
+    energy_regs = StubEnergy()
 
     def __init__(self):
         import sim_nv
@@ -129,16 +156,33 @@ class StubMeter:
         return {"f_chz": 5000, "in_ma": 12, "t_us": 0, "phases": [ph, dict(ph), dict(ph)]}
 
 
+def test_energy_sources_powered_off():
+    meter = StubMeter()
+    meter.energy_regs = None
+    app, src = cosem_service.build(meter)
+    for name in ("energy.A+", "energy.ABS", "energy.NET", "energy.R-.L2", "energy.ABS.L1"):
+        try:
+            src.read(name)
+        except KeyError:
+            continue
+        raise AssertionError(name + " read while powered off")
+
+
 def test_meter_sources_cover_the_model():
     app, src = cosem_service.build(StubMeter())
     for name in app.model.source_names():
-        if ".t" in name:
-            continue        # tariff registers: no source yet, they read 0
+        if ".t" in name or name.split(".")[0] in ("tou", "special_days", "tariff"):
+            continue        # time of use: the stub meter has none (see test_tariff_cosem.py)
         if not name.startswith("clock.adjust") and "preset" not in name and name not in (
                 "clock.shift_time", "sec0.security_activate", "sec0.global_key_transfer"):
             src.read(name)
     assert src.read("energy.A+") == 1000 and src.read("energy.NET") == 1000 - 2000
     assert src.read("energy.S-.L2") == 10000 and src.read("energy.ABS.L3") == 3000
+    # Read straight from the registers: the same values as Meter.energy() shows.
+    e = StubMeter().energy()
+    for k, n in enumerate(cosem_service.NAMES):
+        assert src.read("energy." + n) == e["total"][n]
+        assert src.read("energy.%s.L3" % n) == e["phases"][2][n]
     assert src.read("inst.p+") == 0 and src.read("inst.p-") == 3 * 1150000
     assert src.read("inst.s-.1") == 1150100 and src.read("inst.s+.1") == 0
     assert src.read("inst.i") == 15000 and src.read("inst.f") == 5000

@@ -63,6 +63,9 @@ def test_partial_pdu_is_pending():
     assert r.feed(wire[20:] + wire[:3]) == [(16, 1, AARQ)] and r.pending == 3
     r.reset()
     assert r.pending == 0 and r.feed(wire) == [(16, 1, AARQ)]
+    # A whole header and part of the body in one read (the header is read in place).
+    assert r.feed(wire + wire[:20]) == [(16, 1, AARQ)] and r.pending == 20
+    assert r.feed(memoryview(wire)[20:]) == [(16, 1, AARQ)] and r.pending == 0
 
 
 @pytest.mark.parametrize("header,error", [

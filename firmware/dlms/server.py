@@ -45,6 +45,9 @@ _LONG_SET_LIMIT = const(2048)
 # (up to 3), SC + IC (5) and tag (12).
 _CIPHER_OVERHEAD = const(29)
 _GLO_INITIATE_RESPONSE = const(0x28)
+# Objects a connection remembers having found (the model's lookup rebuilds a row each time).
+_FOUND_MAX = const(16)
+_NORMAL_HEAD = const(4)         # C4 01 iip 00 in front of the Data of a Get-Response-Normal
 
 
 def _exception(state, service, ic=None):
@@ -55,14 +58,21 @@ def _not_allowed():
     return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OPERATION_NOT_POSSIBLE)
 
 
-def _ciphered_tag(tag):
-    if tag == security.GENERAL_GLO or tag == security.GENERAL_DED:
-        return True
-    try:
-        security.plain_tag(tag)
-    except security.FormatError:
-        return False
-    return True
+def _ciphered_tags():
+    # One octet per APDU tag, 1 for the glo-/ded-/general- ciphered ones: the check of every
+    # request is then a lookup, not a FormatError caught for each plain one.
+    table = bytearray(256)
+    for tag in range(256):
+        try:
+            security.plain_tag(tag)
+        except security.FormatError:
+            continue
+        table[tag] = 1
+    table[security.GENERAL_GLO] = table[security.GENERAL_DED] = 1
+    return bytes(table)
+
+
+_CIPHERED_TAGS = _ciphered_tags()
 
 
 def _confirmed(apdu):
@@ -98,6 +108,9 @@ class Server:
         # no IV (our title + counter) is ever used twice under a key.
         by_key = {}
         capacity = max(c.max_pdu for c in model.clients) + _CIPHER_OVERHEAD
+        # A GET answer that fits in one APDU is built here; connections are served one at a
+        # time and each answer is copied out before the next request.
+        self.answer = memoryview(bytearray(capacity))
         for sap, (ek, ak) in (keys or {}).items():
             model.client_index(sap)
             key = bytes(ek) + bytes(ak)
@@ -148,6 +161,7 @@ class Connection:
         self._rx_before = -1        # the last accepted counter before the current request
         self._get = None
         self._set = None
+        self._found = {}            # (class_id, logical name) -> row found in this association
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -163,7 +177,7 @@ class Connection:
         if self.view is None or sap != self.sap:
             if not self._pre_establish(sap):
                 return _not_allowed() if _confirmed(apdu) else None
-        if _ciphered_tag(tag):
+        if _CIPHERED_TAGS[tag]:
             return self._protected(apdu)
         if self.client.context == acse.CONTEXT_LN_CIPHERED and not self._hls_reply(apdu):
             return _not_allowed()
@@ -179,6 +193,7 @@ class Connection:
         self.view = None
         self.sap = self.client = self.suite = self.peer_title = None
         self._ctos = self._stoc = None
+        self._found.clear()
         if self._get is not None:
             self._get.abort()
         if self._set is not None:
@@ -207,6 +222,7 @@ class Connection:
         self.client = client
         self.suite = suite
         self.view = view
+        self._found.clear()
         room = min(client_pdu, client.max_pdu)
         if suite is not None:
             room -= _CIPHER_OVERHEAD
@@ -399,10 +415,22 @@ class Connection:
         if self._set is not None:
             self._set.abort()
 
+    def _find(self, class_id, ln):
+        # view.find, remembered per association: what a client sees of an object does not
+        # change while it is associated. Only objects found are kept, at most _FOUND_MAX.
+        key = (class_id, bytes(ln))
+        obj = self._found.get(key)
+        if obj is None:
+            obj = self.view.find(class_id, ln)
+            if len(self._found) >= _FOUND_MAX:
+                self._found.clear()
+            self._found[key] = obj
+        return obj
+
     def _value(self, a):
         # Data tuple, LazyArray or an int Data-Access-Result for one attribute descriptor.
         try:
-            obj = self.view.find(a.class_id, a.instance)
+            obj = self._find(a.class_id, a.instance)
             return self.view.get(obj, a.attribute_id, a.selector, a.parameters)
         except errors.AccessError as e:
             return e.result
@@ -413,8 +441,16 @@ class Connection:
         v = self._value(req.attribute)
         if isinstance(v, int):
             return xdlms.build(xdlms.get_response_normal, req.iip, v)
-        source = v.chunks() if isinstance(v, LazyArray) else axdr.encode(v)
-        return self._first_block(req.iip, source, False)
+        if isinstance(v, LazyArray):
+            return self._first_block(req.iip, v.chunks(), False)
+        try:
+            # Too long for one APDU of this association ("buffer full"): blocks below.
+            n = axdr.encode_into(self.server.answer[:self._get.max_pdu], _NORMAL_HEAD, v)
+        except axdr.EncodeError:
+            return self._first_block(req.iip, axdr.encode(v), False)
+        buf = self.server.answer
+        xdlms.get_response_header(buf, 0, req.iip)
+        return bytes(buf[:n])
 
     def _get_list(self, req):
         results = []
@@ -439,7 +475,7 @@ class Connection:
 
     def _set_one(self, a, value):
         try:
-            obj = self.view.find(a.class_id, a.instance)
+            obj = self._find(a.class_id, a.instance)
             self.view.set(obj, a.attribute_id, value, a.selector, a.parameters)
             return xdlms.SUCCESS
         except errors.AccessError as e:
@@ -462,7 +498,7 @@ class Connection:
     def _action(self, req):
         m = req.method
         try:
-            obj = self.view.find(m.class_id, m.instance)
+            obj = self._find(m.class_id, m.instance)
         except errors.AccessError as e:
             return xdlms.build(xdlms.action_response_normal, req.iip, e.result)
         result, data = self.view.action(obj, m.method_id, req.parameters)

@@ -10,6 +10,17 @@ connection is dropped with it.
 """
 import asyncio
 
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
 from links import wrapper
 
 HOST = "127.0.0.1"
@@ -35,14 +46,27 @@ class WrapperService:
         self.clients += 1
         conn = self.app.connection()
         rx = wrapper.Reassembler(self.max_pdu)
+        # MicroPython streams read into a buffer of ours; CPython's only return new bytes.
+        readinto = getattr(reader, "readinto", None)
+        buf = bytearray(_READ_SIZE)
+        mv = memoryview(buf)
+        # MicroPython's drain() yields to the scheduler even with nothing queued: one extra
+        # wake-up per answer. write() has sent everything when its out_buf stays empty.
+        drain_always = not hasattr(writer, "out_buf")
+        # The idle limit is one watchdog task per connection rather than a wait_for per read,
+        # which would build a task and a timer for every request.
+        seen = [ticks_ms()]
+        watchdog = asyncio.create_task(_watchdog(asyncio.current_task(), seen,
+                                                 int(self.idle_s * 1000)))
         try:
             while True:
-                try:
-                    chunk = await asyncio.wait_for(reader.read(_READ_SIZE), self.idle_s)
-                except asyncio.TimeoutError:
-                    break
+                if readinto is None:
+                    chunk = await reader.read(_READ_SIZE)
+                else:
+                    chunk = mv[:await readinto(buf)]
                 if not chunk:
                     break
+                seen[0] = ticks_ms()
                 try:
                     pdus = rx.feed(chunk)
                 except wrapper.WrapperError:
@@ -53,13 +77,28 @@ class WrapperService:
                     rsp = conn.handle(src, apdu)
                     if rsp:
                         writer.write(wrapper.encode(dst, src, rsp))
-                        await writer.drain()
+                        if drain_always or writer.out_buf:
+                            await writer.drain()
+        except asyncio.CancelledError:
+            pass        # idle for idle_s
         except OSError:
             pass
         finally:
+            watchdog.cancel()
             self.clients -= 1
             conn.close()
             await _close(writer)
+
+
+async def _watchdog(task, seen, idle_ms):
+    # Cancels `task` once seen[0] (the tick of its last data) is idle_ms old.
+    wait = idle_ms
+    while True:
+        await asyncio.sleep(wait / 1000)
+        wait = idle_ms - ticks_diff(ticks_ms(), seen[0])
+        if wait <= 0:
+            task.cancel()
+            return
 
 
 async def _close(writer):

@@ -84,25 +84,39 @@ class Reassembler:
         k, n = 0, len(data)
         while k < n:
             if self._need < 0:
+                if self._hn == 0 and n - k >= HEADER_SIZE:
+                    # The whole header is in this chunk (the usual case): read it in place.
+                    self._header(data, k)
+                    self._hn = HEADER_SIZE
+                    k += HEADER_SIZE
+                    continue
                 m = min(HEADER_SIZE - self._hn, n - k)
                 self._head[self._hn:self._hn + m] = mv[k:k + m]
                 self._hn += m
                 k += m
                 if self._hn == HEADER_SIZE:
-                    self._header()
+                    self._header(self._head, 0)
                 continue
-            m = min(self._need - self._bn, n - k)
-            self._bodymv[self._bn:self._bn + m] = mv[k:k + m]
-            self._bn += m
-            k += m
-            if self._bn == self._need:
-                out.append((self._src, self._dst, bytes(self._bodymv[:self._bn])))
-                self._hn = self._bn = 0
-                self._need = -1
+            need = self._need
+            if self._bn == 0 and n - k >= need:
+                # The whole APDU is in this chunk: one copy, no staging in the body buffer.
+                apdu = bytes(mv[k:k + need])
+                k += need
+            else:
+                m = min(need - self._bn, n - k)
+                self._bodymv[self._bn:self._bn + m] = mv[k:k + m]
+                self._bn += m
+                k += m
+                if self._bn < need:
+                    continue
+                apdu = bytes(self._bodymv[:need])
+            out.append((self._src, self._dst, apdu))
+            self._hn = self._bn = 0
+            self._need = -1
         return out
 
-    def _header(self):
-        version, self._src, self._dst, length = struct.unpack(_HEADER, self._head)
+    def _header(self, buf, pos):
+        version, self._src, self._dst, length = struct.unpack_from(_HEADER, buf, pos)
         if version != VERSION:
             self._error = VersionError("wrapper version", version)
         elif length == 0 or length > self.max_length:

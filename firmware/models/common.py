@@ -5,7 +5,8 @@ per client in CLIENTS order (public, management, pre-established); see cosem.acc
 
 Units exposed (sources give the meter's internal integer units):
 * energy (mWh, mvarh, mVAh): double-long-unsigned {0, Wh|varh|VAh}, truncated to whole Wh
-  (NET: double-long, signed); tariff registers read 0 while their source does not exist;
+  (NET: double-long, signed); tariff registers read 0 on a meter without time of use;
+* the tariff in force: long-unsigned 1..8 (our choice of type);
 * voltage (mV): long-unsigned {-1, V}; current (mA): long-unsigned {-2, A};
   frequency (0.01 Hz): long-unsigned {-2, Hz}; power factor (1/1000): long {-3, no unit};
   P, Q, S (mW, mvar, mVA): double-long-unsigned {0, W|var|VA} (NET power: double-long);
@@ -13,6 +14,8 @@ Units exposed (sources give the meter's internal integer units):
 """
 from dlms import axdr
 from cosem import association, register
+from cosem.activity_calendar import ActivityCalendar
+from cosem.special_days_table import SpecialDaysTable
 from cosem.association import AssociationLN, Client
 from cosem.clock import Clock
 from cosem.data import Data
@@ -84,6 +87,9 @@ _HDLC = (None, "rbbbbbbbb", None)
 _IEC_PORT = (None, "rbbbbbwww", None)
 _TCP = (None, "rbbbbb", None)
 _SECURITY = (None, "rrrrr/xx", None)
+# Management writes the passive calendar and the special days; pre-established reads them.
+_CALENDAR = (None, "rrrrrbbbbb/x", "r*")
+_SPECIAL_DAYS = (None, "rb/xx", "r*")
 # Current association: each client reads its own; only management may run the HLS reply.
 _CURRENT_ASSOCIATION = ("r*", "rrrrrr-rr/x---", "r*")
 
@@ -105,6 +111,13 @@ def energy_rows(phases):
             for p in range(3):
                 yield (_obis(1, 0, cs[p], 8, 0), Register, "energy.%s.L%d" % (name, p + 1), scale,
                        READ)
+
+
+def tariff_rows():
+    """Activity calendar, special days table and the tariff in force."""
+    yield "0-0:13.0.0", ActivityCalendar, "tou", None, _CALENDAR
+    yield "0-0:11.0.0", SpecialDaysTable, "special_days", None, _SPECIAL_DAYS
+    yield "0-0:96.14.0", Data, "tariff.active", axdr.LONG_UNSIGNED, READ
 
 
 def identity_rows():

@@ -6,5 +6,6 @@ def rows():
     """Every object of the ME382."""
     yield from common.identity_rows()
     yield from common.management_rows()
+    yield from common.tariff_rows()
     yield from common.energy_rows(1)
     yield from common.instantaneous_rows(1)

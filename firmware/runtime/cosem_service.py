@@ -6,7 +6,11 @@ application server, and its transports (COSEM wrapper on TCP, HDLC on the optica
 Sources (see cosem.sources) come from the Meter: energy registers (mWh ...), the last measured
 window (mV, mA, mW ...), the board clock shown in local time (CET/CEST by default, the EU rule),
 identification, security setup and the communication settings (cosem_service.SETTINGS, in RAM).
-Tariff registers have no source yet (they read 0).
+Tariff registers (`energy.Q.tN`) read the Meter's live TariffRegisters; the activity calendar
+(`tou.*`, class 20), the special days table (`special_days.*`, class 11) and the tariff in force
+(`tariff.active`) read and change the Meter's TimeOfUse: a written passive calendar or special
+day is validated by core.calendar (CalendarError: type-unmatched for a wrong shape, other-reason
+for a wrong value) and kept in NV before it takes effect; nothing changes when it is refused.
 
 Writing the clock's time sets the board clock (runtime.clock_settings); its time zone and DST
 attributes build a new rule, kept in the NV clock record. Security setup key transfer and
@@ -15,14 +19,17 @@ the NV keys record. The clock's adjustment methods are refused (other-reason).
 """
 import struct
 
+from cosem import activity_calendar as ac
+from cosem import errors
+from cosem import special_days_table as sdt
 from cosem.sources import DictSources
-from core import dst
+from core import calendar, dst, special_days
 from dlms import acse, axdr, server
 from measure.energy import NAMES
 from models import common
 from runtime import clock_settings, key_transfer, log
 from runtime.auth_guard import AuthGuard
-from runtime.meter import KEY_CLOCK, KEY_IC, KEY_KEYS
+from runtime.meter import KEY_CLOCK, KEY_IC, KEY_KEYS, TARIFFS, load_rule
 import models
 
 # Green Book test keys of the management client until a key transfer sets real ones.
@@ -34,6 +41,8 @@ FIRMWARE_ID = b"MX382-PY-1.0"
 # Invocation counters are reserved in NV this far ahead: one NV write per IC_STEP messages, and
 # after a power cut both counters restart above everything used before it.
 IC_STEP = 1024
+_A_PLUS = NAMES.index("A+")
+_A_MINUS = NAMES.index("A-")
 
 
 def system_title(serial):
@@ -54,28 +63,18 @@ _CLOCK_RULE_ATTRIBUTES = ("clock.time_zone", "clock.daylight_savings_begin",
                           "clock.daylight_savings_enabled")
 
 
-def _load_rule(store):
-    # The clock rule from NV, or the EU rule for CET when there is none (or it is unusable).
-    raw = store.read(KEY_CLOCK)
-    if raw is not None:
-        try:
-            return clock_settings.unpack(raw)
-        except ValueError as e:
-            log.error("clock record unusable (%s): CET with the EU rule", e)
-    return dst.eu_rule(-60)
-
-
 class MeterSources(DictSources):
     """Sources over a running Meter (getters read it live) and the settings dict."""
 
     def __init__(self, meter, serial, title):
         DictSources.__init__(self, values=dict(common.SETTINGS))
         self.meter = meter
-        self.rule = _load_rule(meter.store)
+        self.rule = load_rule(meter.store)
         self.suite = None       # the management client's Suite0, once the server exists
         self.app = None         # the Server, once it exists (key transfer rekeys it)
         self.kek = key_transfer.DEFAULT_KEK
         self.keys = (TEST_EK, TEST_AK)      # (EK, AK) of the management key set
+        self._staged = None     # passive calendar tables written but not yet consistent
         g = self.getters
         ldn = MANUFACTURER + ("%013d" % serial).encode()
         self.values.update({
@@ -103,6 +102,11 @@ class MeterSources(DictSources):
         for p in range(meter.nphases if meter.nphases > 1 else 0):
             g["energy.ABS.L%d" % (p + 1)] = self._energy_abs(p)
         self._instantaneous()
+        # A meter without time of use (the bare meters of transport tests) leaves the tariff
+        # sources unbound: tariff registers read 0, the calendar objects fail.
+        if getattr(meter, "tou", None) is not None:
+            self.rule = meter.tou.rule
+            self._time_of_use()
 
     def call(self, name, argument):
         """Security setup methods; the clock's adjustment methods are refused (other-reason)."""
@@ -136,6 +140,8 @@ class MeterSources(DictSources):
             self.meter.store.write(KEY_CLOCK, clock_settings.pack(rule))
             self.rule = rule
             self.values.update(shown)
+            if getattr(self.meter, "tou", None) is not None:
+                self.meter.set_rule(rule)
         return write
 
     def _time(self):
@@ -177,29 +183,119 @@ class MeterSources(DictSources):
     # -- energy and instantaneous values ------------------------------------------------------
 
     def _registers(self):
-        e = self.meter.energy()
-        if not e:
+        # The energy registers themselves: Meter.energy() would build every total, tariff and
+        # phase dict (and evaluate the tariff in force) for each value read.
+        e = self.meter.energy_regs
+        if e is None:
             raise KeyError("meter powered off")
         return e
 
     def _energy(self, k, phase):
-        name = NAMES[k]
-
         def read():
             e = self._registers()
-            return e["total"][name] if phase is None else e["phases"][phase][name]
+            return e.total[k] if phase is None else e.phase[phase][k]
         return read
 
     def _energy_abs(self, phase):
         def read():
             e = self._registers()
-            t = e["total"] if phase is None else e["phases"][phase]
-            return t["A+"] + t["A-"]
+            t = e.total if phase is None else e.phase[phase]
+            return t[_A_PLUS] + t[_A_MINUS]
         return read
 
     def _energy_net(self):
-        t = self._registers()["total"]
-        return t["A+"] - t["A-"]
+        t = self._registers().total
+        return t[_A_PLUS] - t[_A_MINUS]
+
+    def _tariff(self, k, t):
+        def read():
+            r = self.meter.tariff_regs
+            if r is None:
+                raise errors.TemporaryFailure("meter powered off")
+            return r.regs[t][k]
+        return read
+
+    def _tariff_combined(self, t, sign):
+        # ABS (sign 1) and NET (sign -1) of tariff t from its A+ and A- registers.
+        def read():
+            r = self.meter.tariff_regs
+            if r is None:
+                raise errors.TemporaryFailure("meter powered off")
+            return r.regs[t][_A_PLUS] + sign * r.regs[t][_A_MINUS]
+        return read
+
+    # -- time of use -------------------------------------------------------------------------
+
+    def _time_of_use(self):
+        g = self.getters
+        for t in range(TARIFFS):
+            for k in range(len(NAMES)):
+                g["energy.%s.t%d" % (NAMES[k], t + 1)] = self._tariff(k, t)
+            g["energy.ABS.t%d" % (t + 1)] = self._tariff_combined(t, 1)
+            g["energy.NET.t%d" % (t + 1)] = self._tariff_combined(t, -1)
+        g["tariff.active"] = self.meter.active_tariff
+        for n in range(4):
+            g["tou.%s_active" % _PARTS[n]] = self._active_part(n)
+            g["tou.%s_passive" % _PARTS[n]] = self._passive_part(n)
+            self.setters["tou.%s_passive" % _PARTS[n]] = self._passive_setter(n)
+        g["tou.activate_passive_calendar_time"] = lambda: ac.pattern_octets(
+            self.meter.tou.activity.activation_time)
+        self.setters["tou.activate_passive_calendar_time"] = self._set_activation_time
+        self.actions["tou.activate_passive_calendar"] = self._activate_passive
+        g["special_days.entries"] = lambda: sdt.entries_data(self.meter.tou.special_days)
+        self.setters["special_days.entries"] = self._special_days(
+            lambda sd, v: sd.set_entries(sdt.entries_from(v)))
+        self.actions["special_days.insert"] = self._special_days(
+            lambda sd, v: sd.insert(sdt.entry_from(v)))
+        self.actions["special_days.delete"] = self._special_days(lambda sd, v: sd.delete(v))
+
+    def _active_part(self, n):
+        return lambda: _calendar_parts(self.meter.tou.activity.active)[n]
+
+    def _passive_part(self, n):
+        return lambda: (self._staged or _calendar_parts(self.meter.tou.activity.passive))[n]
+
+    def _passive_setter(self, n):
+        # Each attribute is checked on its own; the passive calendar changes (in NV first) once
+        # the four tables fit together. Until then the written tables wait here (RAM), so a
+        # client may write them in any order.
+        def write(value):
+            _checked(lambda: ac.check_part(n, value))
+            a = self.meter.tou.activity
+            parts = list(self._staged or _calendar_parts(a.passive))
+            parts[n] = value
+            try:
+                cal = ac.calendar_from(*parts)
+            except calendar.CalendarError:
+                self._staged = parts
+                return
+            new = calendar.ActivityCalendar(a.active, cal)
+            new.activation_time = a.activation_time
+            self.meter.set_activity(new)
+            self._staged = None
+            log.info("passive calendar written (passive TOU programmed)")
+        return write
+
+    def _set_activation_time(self, raw):
+        a = self.meter.tou.activity
+        new = calendar.ActivityCalendar(a.active, a.passive)
+        _checked(lambda: new.set_activation_time(ac.pattern_from(raw)))
+        self.meter.set_activity(new)
+
+    def _activate_passive(self, _):
+        if self._staged is not None:
+            raise errors.OtherReason("the passive tables do not fit together")
+        passive = self.meter.tou.activity.passive
+        self.meter.set_activity(calendar.ActivityCalendar(passive, passive))
+        log.info("passive calendar activated (TOU activated)")
+
+    def _special_days(self, change):
+        # A change applied to a copy of the table, which replaces it once it is in NV.
+        def run(value):
+            new = special_days.SpecialDays(self.meter.tou.special_days.entries)
+            _checked(lambda: change(new, value))
+            self.meter.set_special_days(new)
+        return run
 
     def _phases(self):
         v = self.meter.values()
@@ -264,6 +360,24 @@ class MeterSources(DictSources):
         p = sum(x["p_mw"] for x in ph)
         s = sum(x["s_mva"] for x in ph)
         return 1000 if s == 0 else p * 1000 // s
+
+
+_PARTS = ("calendar_name", "season_profile", "week_profile_table", "day_profile_table")
+
+
+def _calendar_parts(cal):
+    # Attributes 2..5 (or 6..9) of a core Calendar.
+    return (cal.name, ac.seasons_data(cal), ac.weeks_data(cal), ac.days_data(cal))
+
+
+def _checked(f):
+    """f() with a CalendarError answered type-unmatched (wrong shape) or other-reason."""
+    try:
+        return f()
+    except calendar.CalendarError as e:
+        if e.type_unmatched:
+            raise errors.TypeUnmatched(str(e))
+        raise errors.OtherReason(str(e))
 
 
 def _load_keys(store):

@@ -42,6 +42,8 @@ class StubMeter:
     def set_time(self, seconds, us=0):
         meter_mod.Meter.set_time(self, seconds, us)
 
+    energy_regs = None
+
     def energy(self):
         return {}
 
