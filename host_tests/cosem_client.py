@@ -295,7 +295,7 @@ class Service:
         self.cmd = [mpy.MICROPYTHON, os.path.join(mpy.FIRMWARE, "main.py"), "--model", model,
                     "--state", self._tmp.name, "--start", "2026-01-15T12:00:00",
                     "--control-port", "0", "--wrapper-port", str(self.wrapper_port),
-                    "--optical-port", str(self.optical_port), "--duration", "300"]
+                    "--optical-port", str(self.optical_port)]
         self._root = mpy.ROOT
         self.proc = None
 
