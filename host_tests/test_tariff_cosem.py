@@ -195,16 +195,13 @@ def test_special_days_insert_delete_and_validation(session):
 # ------------------------------------------------------------------ end to end
 
 class _Service(cc.Service):
-    """The COSEM service process with its control channel on and no end (`advance` moves the
-    meter clock past any --duration)."""
+    """The COSEM service process with its control channel on."""
 
     def __init__(self):
         cc.Service.__init__(self)
         self.control_port = cc._free_port()
         k = self.cmd.index("--control-port")
         self.cmd[k + 1] = str(self.control_port)
-        k = self.cmd.index("--duration")
-        del self.cmd[k:k + 2]
 
     def ctl(self, cmd, **fields):
         req = {"cmd": cmd}
