@@ -115,6 +115,8 @@ class StubMeter:
         self.board = board or Board()
         self.store = meter_mod.open_store(self.board.nv)
         self._last_save_s = 0
+        self.services = []
+        self.powered = False
 
     energy_regs = None
 

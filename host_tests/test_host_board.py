@@ -31,8 +31,8 @@ def test_board_builds_every_contract_attribute():
         try:
             assert b.afe.channels[-1] == "IN" and len(b.afe.channels) == 7
             assert b.clock.now() == 86400
-            assert isinstance(b.nv, sim_nv.NvFile) and b.nv.size == 65536
-            assert os.path.getsize(d + "/state/nv.bin") == 65536
+            assert isinstance(b.nv, sim_nv.NvFile) and b.nv.size == 262144
+            assert os.path.getsize(d + "/state/nv.bin") == 262144
             assert b.led_active.count == 0 and b.led_reactive.count == 0
             assert b.power.ok() and not b.power.fail.is_set()
             asyncio.run(b.afe.read())

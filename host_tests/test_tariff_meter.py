@@ -11,7 +11,7 @@ import sim_nv
 from core import calendar, civil, dst, special_days, tariff
 from measure.energy import NAMES, NREG, Energy
 from runtime import meter as meter_mod
-from runtime import records
+from runtime import nvlayout, records, time_of_use
 from core.tariff_registers import TariffRegisters
 from cosem import activity_calendar as ac
 
@@ -135,7 +135,7 @@ def _registers(phases):
 def test_energy_record_round_trip_and_size(phases):
     e, regs = _registers(phases)
     raw = records.pack_energy(e, regs)
-    assert len(raw) <= meter_mod._REGISTERS_MAX
+    assert len(raw) <= dict(nvlayout.RECORDS)["registers"]
     total, phase, rows = records.unpack_energy(raw, phases, NREG, 8)
     assert total == e.total and rows == regs.regs
     assert phase == (e.phase if phases > 1 else None)
@@ -153,7 +153,7 @@ def test_old_and_foreign_energy_records_are_refused():
 
 
 def test_calendar_and_special_day_records_round_trip():
-    a = meter_mod.default_calendar()
+    a = time_of_use.default_calendar()
     days = [(7, [((0, 0, 0, 0xFF), SC, 3)])]
     passive = calendar.Calendar(b"P", [(b"S", (2027, 4, 0xFE, 7, 2, 0, 0), b"W")],
                                 [(b"W", (7,) * 7)], days)
@@ -196,9 +196,9 @@ class _Board:
 
 def test_switch_cache_answers_like_the_time_of_use():
     rnd = random.Random(5)
-    tou = tariff.TimeOfUse(meter_mod.default_calendar(), special_days.SpecialDays(
+    tou = tariff.TimeOfUse(time_of_use.default_calendar(), special_days.SpecialDays(
         [(0, (0xFFFF, 12, 25, 0xFF), 2)]), dst.eu_rule(-60))
-    cache = meter_mod.SwitchCache(tou)
+    cache = time_of_use.SwitchCache(tou)
     t = civil.to_epoch(2026, 3, 20)
     for _ in range(3000):
         t += rnd.choice((1, 59, 900, 3600, 86400, 40 * 86400, -7200))
@@ -208,16 +208,16 @@ def test_switch_cache_answers_like_the_time_of_use():
 
 
 def test_records_are_the_same_under_micropython():
-    a = meter_mod.default_calendar()
+    a = time_of_use.default_calendar()
     sd = special_days.SpecialDays([(3, (0xFFFF, 12, 25, 0xFF), 2), (0, (2026, 1, 1, 5), 1)])
     code = """
 from core import special_days
-from runtime import meter, records
+from runtime import nvlayout, records, time_of_use
 sd = special_days.SpecialDays([(3, (0xFFFF, 12, 25, 0xFF), 2), (0, (2026, 1, 1, 5), 1)])
-raw = records.pack_calendar(meter.default_calendar()) + records.pack_special_days(sd)
+raw = records.pack_calendar(time_of_use.default_calendar()) + records.pack_special_days(sd)
 back = records.unpack_special_days(records.pack_special_days(sd))
 print(raw.hex(), back.entries == sd.entries,
-      records.unpack_calendar(records.pack_calendar(meter.default_calendar())).active.name)
+      records.unpack_calendar(records.pack_calendar(time_of_use.default_calendar())).active.name)
 """
     want = (records.pack_calendar(a) + records.pack_special_days(sd)).hex()
     assert mpy.run_code(code).split() == [want, "True", "b'DAYNIGHT'"]

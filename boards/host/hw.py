@@ -23,7 +23,7 @@ import sim_power
 
 OPTS = {
     "state_dir": "state",
-    "nv_size": 65536,
+    "nv_size": sim_nv.SIZE,
     "fs": 4000,
     "bits": 24,
     "block_frames": 400,

@@ -150,8 +150,8 @@ class SimAfe:
         self._ring = ring
         self._nph = (len(self.channels) - 1) // 2
         nch = len(self.channels)
-        self._buf = array("i", [0] * (nch * block_frames))
-        self._tab = array("i", [0] * (nch * sim_wave.STRIDE))
+        self._buf = array("i", bytes(4 * nch * block_frames))  # no list of zeros on the heap
+        self._tab = array("i", bytes(4 * nch * sim_wave.STRIDE))
         self._par = sim_wave.new_par(nch, block_frames, bits, seed)
         self._built = [None] * nch  # inputs each channel's table was last built from
         self._f = 50.0

@@ -16,6 +16,8 @@ except ImportError:
     def const(x):
         return x
 
+# Default size: the record store (32 KiB) and the profile and log rings (runtime.nvlayout).
+SIZE = const(262144)
 _LCG_A = const(1103515245)
 _LCG_C = const(12345)
 
@@ -31,7 +33,7 @@ class NvError(Exception):
 class NvMem:
     """`size` bytes of NV memory in RAM; `page` is the tear granularity."""
 
-    def __init__(self, size=65536, page=256):
+    def __init__(self, size=SIZE, page=256):
         if not isinstance(size, int) or size <= 0 or not isinstance(page, int) or page <= 0:
             raise ValueError("size and page must be positive integers, got %r, %r" % (size, page))
         self.size = size
@@ -39,8 +41,12 @@ class NvMem:
         self.writes = 0
         self.bytes_written = 0
         self.down = False  # True after a power cut, until restore()
-        self._mem = bytearray(b"\xff" * size)
+        self._mem = bytearray(size)
         self._mv = memoryview(self._mem)
+        ff = b"\xff" * min(size, 4096)     # erased state, filled without a size-long temporary
+        for off in range(0, size, len(ff)):
+            n = min(len(ff), size - off)
+            self._mv[off:off + n] = ff[:n]
         self._budget = -1  # bytes that may still be written before the cut; -1: no cut armed
         self._torn = False
         self._seed = 1
@@ -119,7 +125,7 @@ class NvMem:
 class NvFile(NvMem):
     """NV memory mirrored to `state_dir`/`name` (created filled with 0xFF when missing)."""
 
-    def __init__(self, state_dir, size=65536, page=256, name="nv.bin"):
+    def __init__(self, state_dir, size=SIZE, page=256, name="nv.bin"):
         NvMem.__init__(self, size, page)
         self.path = state_dir + "/" + name
         try:

@@ -107,6 +107,8 @@ class MeterSources(DictSources):
         if getattr(meter, "tou", None) is not None:
             self.rule = meter.tou.rule
             self._time_of_use()
+        for service in getattr(meter, "services", ()):
+            service.bind(self)
 
     def call(self, name, argument):
         """Security setup methods; the clock's adjustment methods are refused (other-reason)."""

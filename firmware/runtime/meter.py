@@ -11,53 +11,39 @@ the tariff in force, split at the exact switch instant, so the tariffs always su
 """
 import asyncio
 
-from core import calendar, dst, special_days, tariff
+from core import dst, events, special_days, tariff
 from core.tariff_registers import TariffRegisters
-from runtime import clock_settings, log, nvstore, records
+from runtime import clock_settings, log, records
+from runtime.nvlayout import open_store
+from runtime.time_of_use import SwitchCache, TariffFeed, default_calendar
 from measure import rating
 from measure.calibration import Calibration, CalibrationError
 from measure.energy import NAMES, NREG
 from measure.metrology import Metrology
 
-# NV record keys and their maximum sizes; registration order fixes the NV layout: append only.
+# NV record keys (runtime.nvlayout.RECORDS gives their sizes and fixes the layout).
 KEY_CAL = "cal"
-KEY_ENERGY = "energy"   # energy record version 1 of older firmware: only read, to refuse it
+KEY_ENERGY = "energy"
 KEY_IC = "ic"
-KEY_CLOCK = "clock"     # time zone and DST rule (runtime.clock_settings)
-KEY_KEYS = "keys"       # security policy and suite 0 keys (runtime.key_transfer)
-KEY_REGISTERS = "registers"     # energy record version 2: totals, phases and tariff registers
-KEY_CALENDAR = "calendar"       # activity calendar, active and passive (records.pack_calendar)
-KEY_SPECIAL_DAYS = "special"    # special days table (records.pack_special_days)
-_CAL_MAX = 256
-_ENERGY_MAX = 512
-_REGISTERS_MAX = 1024
+KEY_CLOCK = "clock"
+KEY_KEYS = "keys"
+KEY_REGISTERS = "registers"
+KEY_CALENDAR = "calendar"
+KEY_SPECIAL_DAYS = "special"
 CALENDAR_MAX = 1024
 SPECIAL_DAYS_MAX = 512
 TARIFFS = 8
-# How far SwitchCache looks for the next tariff switch: bounds the work of one look-up on a
-# calendar without switches.
-_LOOKAHEAD_S = 35 * 86400
 
 # Periodic save interval in meter seconds: bounds what a hard power cut can lose (see docs).
 SAVE_PERIOD_S = 300
-# Longest analytic step of `advance`, so time-driven services see every demand/profile period.
+# Longest analytic step of `advance`.
 ADVANCE_STEP_S = 900
 
+# Services plugged into the Meter (runtime.service), made in this order by `make(meter)`.
+SERVICES = (
+)
+
 current = None  # the running Meter, for REPL diagnostics
-
-
-def open_store(nv):
-    """The NV record store with every record of the meter registered (fixed layout)."""
-    store = nvstore.NvStore(nv)
-    store.register(KEY_CAL, _CAL_MAX)
-    store.register(KEY_ENERGY, _ENERGY_MAX)
-    store.register(KEY_IC, 8)
-    store.register(KEY_CLOCK, 32)
-    store.register(KEY_KEYS, 48)
-    store.register(KEY_REGISTERS, _REGISTERS_MAX)
-    store.register(KEY_CALENDAR, CALENDAR_MAX)
-    store.register(KEY_SPECIAL_DAYS, SPECIAL_DAYS_MAX)
-    return store
 
 
 def load_rule(store):
@@ -72,75 +58,9 @@ def load_rule(store):
     return dst.eu_rule(-60)
 
 
-# The default calendar (docs/tariffs.md): tariff 2 (day) 06:00-22:00 Monday to Friday, tariff 1
-# (night) otherwise and all weekend, the whole year.
-_SCRIPTS = b"\x00\x00\x0a\x00\x64\xff"     # 0-0:10.0.100, tariffication script table
-
-
-def default_calendar():
-    """The activity calendar of a meter that has never been given one."""
-    days = [(1, [((6, 0, 0), _SCRIPTS, 2), ((22, 0, 0), _SCRIPTS, 1)]),
-            (2, [((0, 0, 0), _SCRIPTS, 1)])]
-    weeks = [(b"WEEK", (1, 1, 1, 1, 1, 2, 2))]
-    seasons = [(b"YEAR", (0xFFFF, 1, 1, 0xFF, 0, 0, 0), b"WEEK")]
-    return calendar.ActivityCalendar(calendar.Calendar(b"DAYNIGHT", seasons, weeks, days))
-
-
-class SwitchCache:
-    """A tariff.TimeOfUse seen through a cache: the active tariff and the next switch are worked
-    out once per tariff period, not on every measurement step. `invalidate()` after every change
-    of the configuration (calendar, special days, DST rule, switch source)."""
-
-    def __init__(self, tou):
-        self.tou = tou
-        self._lo = None     # the answers below hold for lo <= t < hi
-        self._hi = 0
-        self._tariff = 0
-        self._switch = None
-
-    def invalidate(self):
-        """Forget the cached period."""
-        self._lo = None
-
-    def _at(self, t):
-        lo = self._lo
-        if lo is None or t < lo or t >= self._hi:
-            tou = self.tou
-            self._tariff = tou.active_tariff(t)
-            limit = t + _LOOKAHEAD_S
-            sw = tou.next_switch(t, limit)
-            self._lo = t
-            self._switch = sw
-            # Without a switch in the look-ahead the tariff holds up to its end (inclusive).
-            self._hi = sw if sw is not None else limit + 1
-
-    def active_tariff(self, utc_s):
-        """Tariff in force at a UTC instant."""
-        self._at(utc_s)
-        return self._tariff
-
-    def next_switch(self, utc_s, limit):
-        """As TimeOfUse.next_switch (limit required)."""
-        self._at(utc_s)
-        sw = self._switch
-        if sw is None and limit >= self._hi:    # past the look-ahead: ask directly (rare)
-            return self.tou.next_switch(utc_s, limit)
-        return sw if sw is not None and sw <= limit else None
-
-
-class _TariffFeed:
-    """Stands for the Energy in the Metrology: each window's energy goes through the tariff
-    registers (split exactly at a tariff switch inside the window)."""
-
-    def __init__(self, energy, regs, switches):
-        self.energy = energy
-        self.regs = regs
-        self.switches = switches
-
-    def accumulate(self, p_uw, q_uvar, s_uva, dt_us, t_end_us):
-        t0 = t_end_us - dt_us
-        self.regs.step(self.energy, self.switches, p_uw, q_uvar, s_uva, dt_us, t_end_us,
-                       t0 // 1000000, t0 % 1000000)
+def _service(name):
+    # The service module `runtime.<name>`.
+    return getattr(__import__("runtime." + name), name)
 
 
 class Meter:
@@ -165,7 +85,42 @@ class Meter:
         self._blocks = 0
         self._saves = 0
         self._last_save_s = 0
+        self._listeners = {}
+        self.events = events.Events()
+        self.services = [_service(name).make(self) for name in SERVICES]
+        self._due = None    # earliest next_due of the services (None: nothing due)
         current = self
+
+    # -- services ----------------------------------------------------------------------------------
+
+    def listen(self, name, fn):
+        """Call `fn(*args)` on every `notify(name, *args)`."""
+        self._listeners.setdefault(name, []).append(fn)
+
+    def notify(self, name, *args):
+        """Tell the listeners of `name` that it happened."""
+        for fn in self._listeners.get(name, ()):
+            fn(*args)
+
+    def raise_event(self, code, log_key=None):
+        """Raise event `code` now through the one event path (core.events)."""
+        return self.events.raise_event(code, self.board.clock.now(), log_key)
+
+    def _schedule(self, now):
+        due = None
+        for s in self.services:
+            d = s.next_due(now)
+            if d is not None and (due is None or d < due):
+                due = d
+        self._due = due
+
+    def _tick(self, now):
+        # Every service whose due time has come runs (one that is not due is not disturbed).
+        for s in self.services:
+            d = s.next_due(now)
+            if d is not None and d <= now:
+                s.tick(now)
+        self._schedule(now)
 
     # -- power -----------------------------------------------------------------------------------
 
@@ -230,9 +185,12 @@ class Meter:
         self.energy_regs = energy
         self.tariff_regs = regs
         # From here on every window's energy is booked to the tariff in force.
-        self.metrology.energy = _TariffFeed(energy, regs, self.switches)
-        self._last_save_s = self.board.clock.now()
+        self.metrology.energy = TariffFeed(energy, regs, self.switches)
+        self._last_save_s = now = self.board.clock.now()
         self.powered = True
+        for s in self.services:
+            s.power_on(now)
+        self._schedule(now)
         self._tasks = [asyncio.create_task(self._sampling()),
                        asyncio.create_task(self._power_watch())]
 
@@ -242,6 +200,9 @@ class Meter:
             return
         if not hard:
             self.save()
+        now = self.board.clock.now()
+        for s in self.services:
+            s.power_off(now, hard)
         self._halt()
 
     def _halt(self):
@@ -261,17 +222,24 @@ class Meter:
             log.info("passive calendar activated (TOU activated)")
             self.set_activity(self.tou.activity)
         self.store.write(KEY_REGISTERS, records.pack_energy(self.energy_regs, self.tariff_regs))
+        for s in self.services:
+            s.save()
         self._saves += 1
         self._last_save_s = self.board.clock.now()
 
     def set_time(self, seconds, us=0):
         """Set the board clock (seconds since 2000 UTC); the periodic save counts from now on, so a
         clock set backwards does not hold the next save back by the size of the step."""
+        old = self.board.clock.now()
         if us:
             self.board.clock.set(seconds, us)
         else:
             self.board.clock.set(seconds)   # the ARM board clock takes whole seconds only
-        self._last_save_s = self.board.clock.now()
+        self._last_save_s = now = self.board.clock.now()
+        for s in self.services:
+            s.clock_set(old, now)
+        if self.powered:
+            self._schedule(now)
 
     # -- time of use ------------------------------------------------------------------------------
 
@@ -317,7 +285,10 @@ class Meter:
             # Taken after the read: a real-time read that skipped lost blocks moved the clock on.
             m.feed(block, clock.now_us() - block_us)
             self._blocks += 1
-            if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
+            now = clock.now()
+            if self._due is not None and now >= self._due:
+                self._tick(now)
+            if now - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
 
     async def _power_watch(self):
@@ -334,12 +305,18 @@ class Meter:
         s = [ph["s"] for ph in ideal]
         while seconds > 0 and self.powered:
             step = min(seconds, ADVANCE_STEP_S)
+            due = self._due
+            if due is not None and clock.now() < due < clock.now() + step:
+                step = due - clock.now()    # services see their due instant exactly
             t0 = clock.now_us()
             clock.advance(step * 1000000)
             self.tariff_regs.step(self.energy_regs, self.switches, p, q, s, step * 1000000,
                                   clock.now_us(), t0 // 1000000, t0 % 1000000)
             seconds -= step
-            if clock.now() - self._last_save_s >= SAVE_PERIOD_S:
+            now = clock.now()
+            if self._due is not None and now >= self._due:
+                self._tick(now)
+            if now - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
             await asyncio.sleep_ms(0)
 

@@ -38,6 +38,8 @@ class StubMeter:
         self.board = board
         self.store = meter_mod.open_store(board.nv)
         self._last_save_s = 0
+        self.services = []
+        self.powered = False
 
     def set_time(self, seconds, us=0):
         meter_mod.Meter.set_time(self, seconds, us)

@@ -458,6 +458,7 @@ def test_campaign_me382():
 
 
 def test_campaign_mt382():
+    meter_mod.current = None    # the last me382 meter and its board: free their heap
     gc.collect()
     board = new_board("mt382")
     s = merge([run(seed, "mt382", 20, board=board) for seed in range(101, 103)])
