@@ -6,7 +6,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["kernel_bench.py", "afe_bench.py", "realtime.py", "accuracy.py", "crypto_bench.py",
-           "cosem_bench.py"]
+           "cosem_bench.py", "profile_bench.py",
+           "year_bench.py",
+           "pq_bench.py"]
 
 
 def main():

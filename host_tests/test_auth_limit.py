@@ -186,3 +186,33 @@ def test_tick_wrap_does_not_revive_a_back_off():
     assert g.blocked_ms(3) == 0
     t.t += 1 << 30
     assert g.blocked_ms(3) == 0     # marked over: no revival
+
+
+def test_security_events_reach_the_meter_logs_without_flooding():
+    from test_clock_set import EventMeter
+    m = EventMeter()
+    fraud = []
+    m.events.attach("fraud", type("Sink", (), {"capture": lambda self, c, t: fraud.append(c)})())
+    t = Ticks()
+    app = cosem_service.build(m, guard=AuthGuard(3, 10000, 40000, t))[0]
+    # Three wrong HLS replies: one event 46 when the limit is reached, not one per failure.
+    assert [hls_attempt(app, False) for _ in range(4)] == [3, 3, 3, BLOCKED]
+    assert fraud == [46]
+    t.t += 10000
+    assert hls_attempt(app, False) == 3
+    assert fraud == [46]
+    t.t += 20000
+    assert hls_attempt(app, True) == 0
+    # Bad GCM tags: event 49 at the limit; replays: event 50 once until the next authentication.
+    conn, s = associate(app, cc.Suite0Client(ic=app.suites[1].rx_ic + 1))
+    for _ in range(4):
+        apdu = bytearray(s.protect(0xC8, cc.get(1, cc.obis("0-0:42.0.0"), 2)))
+        apdu[-1] ^= 1
+        assert conn.handle(1, bytes(apdu)) == bytes.fromhex("D80105")
+    assert fraud == [46, 49]
+    s.ic -= 10
+    for _ in range(3):
+        assert conn.handle(1, s.protect(0xC8, cc.get(1, cc.obis("0-0:42.0.0"), 2)))[:3] == \
+            bytes.fromhex("D80106")
+    assert fraud == [46, 49, 50]
+    assert m.events.alarm[0] & (1 << 13)        # alarm register 1: fraud attempt

@@ -47,6 +47,20 @@ def test_snapshot_counter_history_and_demand_reset():
     assert [s[0] for s in b.history] == [6, 5, 4] and b.counter == 6
 
 
+def test_hook_sees_the_maxima_before_the_reset_and_depth_zero_keeps_no_history():
+    b, ds = make(depth=0)
+    load_peak(ds, T0 + 7200, 250000, 2)
+    seen = []
+    snap = b.end_of_billing(T0 + 86400, [1, 2, 3], [[0] * 3, [1, 2, 3]],
+                            lambda s: seen.append((s, ds[0].max_value[:], b.counter)))
+    assert seen == [(snap, [1000, 0, 1000], 1)]
+    assert b.history == [] and ds[0].max_value == [0, 0, 0]
+    again, _ = make(depth=0)
+    again.load(b.to_bytes())
+    assert (again.counter, again.last_reset, again.history) == (1, T0 + 86400, [])
+    assert again.demands[0].cum_value == [1000, 0, 1000]
+
+
 def test_schedule_trigger_once_after_outage():
     b, ds = make()
     z = ([0, 0, 0], [[0] * 3, [0] * 3])

@@ -22,7 +22,7 @@ from runtime import meter as meter_mod
 
 BERLIN = ZoneInfo("Europe/Berlin")
 EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
-START = 822657600               # 2026-01-15 12:00:00 UTC
+START = 822657600               # 2026-01-25 12:00:00 UTC
 
 
 def dt(y, mo, d, h, mi, s, hs=0, dev=None, wd=None):
@@ -94,7 +94,7 @@ def test_rule_attributes_and_record_round_trip():
     with pytest.raises(ValueError):
         clock_settings.with_attribute(rule, "time_zone", 800)
     with pytest.raises(ValueError):
-        clock_settings.unpack(b"\x02" + clock_settings.pack(rule)[1:])
+        clock_settings.unpack(b"\x03" + clock_settings.pack(rule)[1:])
 
 
 # ------------------------------------------------------------------ sans-IO, management client
@@ -226,6 +226,173 @@ def test_public_client_cannot_set_the_clock():
     assert m.board.clock.now() == START
 
 
+# ------------------------------------------------------------------ clock methods
+
+CLOCK = cc.obis("0-0:1.0.0")
+LIMIT = cc.obis("1-0:0.9.11")
+INT0 = b"\x0f\x00"
+
+
+class Captured:
+    """Event sink of the standard log: (code, meter time) rows."""
+
+    def __init__(self):
+        self.rows = []
+
+    def capture(self, code, t_s):
+        self.rows.append((code, t_s))
+
+
+class EventMeter(StubMeter):
+    """A stub meter with the one event path (core.events) and a standard log sink."""
+    raise_event = meter_mod.Meter.raise_event
+
+    def __init__(self, board=None):
+        StubMeter.__init__(self, board)
+        from core import events
+        self.log = Captured()
+        self.events = events.Events({"standard": self.log})
+
+
+def call(conn, s, method, data=None):
+    rsp = ciphered(conn, s, cc.action(8, CLOCK, method, data), 0xCB)
+    assert rsp[:3] == bytes.fromhex("C701C1") and rsp[4] == 0, rsp.hex()
+    return rsp[3]
+
+
+def utc(y, mo, d, h, mi, s):
+    return int((datetime.datetime(y, mo, d, h, mi, s, tzinfo=datetime.timezone.utc)
+                - EPOCH).total_seconds())
+
+
+@pytest.mark.parametrize("method, now, want", [
+    (1, (2026, 1, 15, 12, 7, 29), (2026, 1, 15, 12, 0, 0)),       # adjust_to_quarter
+    (1, (2026, 1, 15, 12, 7, 30), (2026, 1, 15, 12, 15, 0)),      # half way goes forward
+    (1, (2026, 1, 15, 23, 52, 31), (2026, 1, 16, 0, 0, 0)),
+    (2, (2026, 1, 15, 12, 22, 0), (2026, 1, 15, 12, 15, 0)),      # measuring period 900 s
+    (3, (2026, 1, 15, 12, 7, 29), (2026, 1, 15, 12, 7, 0)),       # adjust_to_minute
+    (3, (2026, 1, 15, 12, 59, 30), (2026, 1, 15, 13, 0, 0)),
+])
+def test_adjust_methods_round_and_raise_events_4_and_5(method, now, want):
+    m = EventMeter()
+    m.board.clock.set(utc(*now), 400000)
+    app, _ = cosem_service.build(m)
+    conn, s = associate(app)
+    assert call(conn, s, method, INT0) == 0
+    assert m.board.clock.now_us() == utc(*want) * 1000000
+    assert m.log.rows == [(4, utc(*now)), (5, utc(*want))]
+    # No parameter is accepted too; another parameter is refused and changes nothing.
+    assert call(conn, s, method) == 0
+    assert call(conn, s, method, b"\x0f\x01") == 12
+    assert call(conn, s, method, b"\x12\x00\x00") == 12
+    assert m.board.clock.now() == utc(*want) and len(m.log.rows) == 4
+
+
+def test_clock_set_raises_events_4_and_5_and_a_refused_one_none():
+    m = EventMeter()
+    app, _ = cosem_service.build(m)
+    conn, s = associate(app)
+    assert set_clock(conn, s, 2, octets(dt(2026, 7, 4, 14, 0, 0, 0, -120))) == 0
+    assert m.log.rows == [(4, START), (5, 836481600)]
+    assert set_clock(conn, s, 2, octets(dt(2026, 2, 29, 0, 0, 0))) == 250
+    assert len(m.log.rows) == 2
+
+
+def test_measuring_period_follows_its_source():
+    m = EventMeter()
+    m.board.clock.set(utc(2026, 1, 15, 12, 40, 0))
+    app, src = cosem_service.build(m)
+    src.values["clock.measuring_period"] = 3600
+    conn, s = associate(app)
+    assert call(conn, s, 2, INT0) == 0
+    assert m.board.clock.now() == utc(2026, 1, 15, 13, 0, 0)
+    src.values["clock.measuring_period"] = 0          # unusable: refused, nothing changes
+    assert call(conn, s, 2, INT0) == 250
+    assert m.board.clock.now() == utc(2026, 1, 15, 13, 0, 0)
+
+
+def test_shift_time_is_bounded_by_the_time_shift_limit():
+    board = Board()
+    m = EventMeter(board)
+    app, src = cosem_service.build(m)
+    conn, s = associate(app)
+    long_ = lambda v: b"\x10" + struct.pack(">h", v)
+    assert call(conn, s, 6, long_(-300)) == 0
+    assert board.clock.now() == START - 300
+    assert m.log.rows == [(4, START), (5, START - 300)]
+    assert call(conn, s, 6, long_(901)) == 250        # beyond the method's range
+    assert call(conn, s, 6, b"\x05\x00\x00\x00\x0a") == 12
+    assert call(conn, s, 6) == 12
+    # The limit object: long-unsigned seconds, management writes it, kept in the clock record.
+    rsp = ciphered(conn, s, cc.get(3, LIMIT, 2), 0xC8)
+    assert rsp == bytes.fromhex("C401C100") + b"\x12\x03\x84"
+    rsp = ciphered(conn, s, cc.get(3, LIMIT, 3), 0xC8)
+    assert rsp == bytes.fromhex("C401C100 0202 0f00 1607".replace(" ", ""))
+    rsp = ciphered(conn, s, cc.set_(3, LIMIT, 2, b"\x12\x00\x3c"), 0xC9)
+    assert rsp == bytes.fromhex("C501C100")
+    assert call(conn, s, 6, long_(61)) == 250
+    assert call(conn, s, 6, long_(-61)) == 250
+    assert board.clock.now() == START - 300 and len(m.log.rows) == 2
+    assert call(conn, s, 6, long_(60)) == 0
+    assert board.clock.now() == START - 240
+    rsp = ciphered(conn, s, cc.set_(3, LIMIT, 2, b"\x12\x03\x85"), 0xC9)
+    assert rsp == bytes.fromhex("C501C1FA")
+    # A rebuild on the same NV keeps the limit; the rule record is still read.
+    app2, src2 = cosem_service.build(StubMeter(board))
+    assert src2.read("clock.shift_limit") == 60 and src2.rule.time_zone == -60
+
+
+def test_preset_adjusting_time_then_adjust_to_preset_time():
+    m = EventMeter()
+    app, _ = cosem_service.build(m)
+    conn, s = associate(app)
+    assert START == utc(2026, 1, 25, 12, 0, 0)                        # 13:00 CET
+    preset = octets(dt(2026, 1, 25, 13, 30, 0, 50))
+    start = octets(dt(2026, 1, 25, 12, 55, 0))
+    end = octets(dt(2026, 1, 25, 13, 10, 0))
+    assert call(conn, s, 4, INT0) == 250                               # nothing preset
+    assert call(conn, s, 5, b"\x02\x03" + preset + end + start) == 250   # reversed interval
+    assert call(conn, s, 5, b"\x02\x02" + preset + start) == 12
+    assert call(conn, s, 5, b"\x02\x03" + preset + start + octets(dt(2026, 2, 30, 0, 0, 0))) \
+        == 250
+    assert call(conn, s, 4, INT0) == 250
+    assert call(conn, s, 5, b"\x02\x03" + preset + start + end) == 0
+    assert m.board.clock.now() == START and m.log.rows == []
+    m.board.clock.set(START + 601)                                     # 13:10:01: too late
+    assert call(conn, s, 4, INT0) == 250
+    m.board.clock.set(START + 600)
+    assert call(conn, s, 4, INT0) == 0
+    assert m.board.clock.now_us() == (START + 1800) * 1000000 + 500000
+    assert m.log.rows == [(4, START + 600), (5, START + 1800)]
+    assert call(conn, s, 4, INT0) == 250                               # used once
+
+
+def test_public_client_cannot_call_the_clock_methods():
+    m = EventMeter()
+    app, _ = cosem_service.build(m)
+    conn = app.connection()
+    assert cc.aare_result(conn.handle(16, cc.aarq())) == (0, 0)
+    for method, data in ((1, INT0), (6, b"\x10\x00\x3c")):
+        assert conn.handle(16, cc.action(8, CLOCK, method, data)) == bytes.fromhex("C701C10300")
+    assert conn.handle(16, cc.get(3, LIMIT, 2))[:5] == bytes.fromhex("C401C10104")
+    assert m.board.clock.now() == START and m.log.rows == []
+
+
+def test_clock_record_versions():
+    rule = dst.eu_rule()
+    v2 = clock_settings.pack(rule, 120)
+    assert clock_settings.unpack_shift_limit(v2) == 120
+    v1 = struct.pack("<BhbBHBBBBBBHBBBBBB", 1, rule.time_zone, rule.deviation, 1,
+                     *(rule.begin + rule.end))
+    assert clock_settings.unpack(v1).begin == rule.begin
+    assert clock_settings.unpack_shift_limit(v1) == clock_settings.SHIFT_LIMIT_DEFAULT
+    for bad in (v1[:-1], b"\x02" + v1[1:], b"\x01" + v2[1:], b""):
+        with pytest.raises(ValueError):
+            clock_settings.unpack(bad)
+    with pytest.raises(ValueError):
+        clock_settings.pack(rule, 901)
+
+
 # ------------------------------------------------------------------ both interpreters
 
 def test_clock_settings_under_micropython():
@@ -288,5 +455,47 @@ def test_e2e_management_client_sets_the_clock_and_reads_it_back():
             assert rsp == bytes.fromhex("C501C1FA")
             _, _, rsp = s.unprotect(c.request(s.protect(0xC8, cc.get(8, clock, 2))))
             assert axdr.unpack_datetime(rsp[6:])[:3] == (2030, 8, 1)
+        finally:
+            c.close()
+
+
+def _e2e_management(c):
+    s = cc.Suite0Client()
+    aare = c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
+                             auth_value=cc.random_challenge(16),
+                             user_info=s.protect(0x21, cc.initiate_request())))
+    assert cc.aare_result(aare) == (0, 14)
+    s.server_title = cc.SERVICE_TITLE
+    stoc = cc.aare_fields(aare)[0xAA][2:]
+    _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
+        15, cc.obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
+    assert rsp[:5] == bytes.fromhex("C701C10001")
+    return s
+
+
+def _e2e_clock_utc(c, s):
+    _, _, rsp = s.unprotect(c.request(s.protect(0xC8, cc.get(8, CLOCK, 2))))
+    y, mo, d, _, h, mi, sec, _, dev, _ = axdr.unpack_datetime(rsp[6:])
+    return utc(y, mo, d, h, mi, sec) + dev * 60
+
+
+def test_e2e_shift_time_and_adjust_to_minute_over_the_wrapper():
+    with cc.Service() as service:
+        c = cc.WrapperClient(service.wrapper_port, client_sap=1)
+        try:
+            s = _e2e_management(c)
+            before = _e2e_clock_utc(c, s)
+            _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
+                8, CLOCK, 6, b"\x10" + struct.pack(">h", -600)))))
+            assert rsp == bytes.fromhex("C701C10000")
+            after = _e2e_clock_utc(c, s)
+            assert -600 <= after - before <= -590
+            _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
+                8, CLOCK, 6, b"\x10" + struct.pack(">h", 901)))))
+            assert rsp == bytes.fromhex("C701C1FA00")
+            _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(8, CLOCK, 3, INT0))))
+            assert rsp == bytes.fromhex("C701C10000")
+            minute = _e2e_clock_utc(c, s)
+            assert minute % 60 < 10 and abs(minute - after) <= 40
         finally:
             c.close()

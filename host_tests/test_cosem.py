@@ -1,6 +1,7 @@
 """Object model core: interface classes, GET/SET/ACTION semantics and result codes, access
 rights, association life cycle, object_list encoding byte for byte, table validation."""
 import pytest
+from hypothesis import given, strategies as st
 from dlms_cosem.parsers import AssociationObjectListParser
 from dlms_cosem.utils import parse_as_dlms_data
 
@@ -353,6 +354,31 @@ def test_binding_failures(mgmt, m):
     assert mgmt.action(clock, 1, "junk") == (errors.TYPE_UNMATCHED, None)
 
 
+def test_one_access_error_with_one_set_of_result_codes(mgmt, m):
+    from dlms import xdlms
+    assert issubclass(errors.AccessError, xdlms.AccessError)
+    for name in ("SUCCESS", "HARDWARE_FAULT", "TEMPORARY_FAILURE", "READ_WRITE_DENIED",
+                 "OBJECT_UNDEFINED", "OBJECT_CLASS_INCONSISTENT", "OBJECT_UNAVAILABLE",
+                 "TYPE_UNMATCHED", "SCOPE_OF_ACCESS_VIOLATED", "OTHER_REASON"):
+        assert getattr(errors, name) == getattr(xdlms, name)
+    # A source may raise the codec's AccessError (e.g. a selective-access check): its result
+    # is the answer, on GET, SET and ACTION alike.
+    def codec_refusal(*_):
+        raise xdlms.AccessError("range", xdlms.DATA_BLOCK_UNAVAILABLE)
+
+    clock = find(mgmt, "0-0:1.0.0", 8)
+    m.sources.getters["clock.time_zone"] = codec_refusal
+    m.sources.setters["clock.time"] = codec_refusal
+    m.sources.actions["clock.shift_time"] = codec_refusal
+    with pytest.raises(xdlms.AccessError) as e:
+        mgmt.get(clock, 3)
+    assert e.value.result == 14
+    with pytest.raises(xdlms.AccessError) as e:
+        mgmt.set(clock, 2, (axdr.OCTET_STRING, DT))
+    assert e.value.result == 14
+    assert mgmt.action(clock, 6, (axdr.LONG, 5)) == (14, None)
+
+
 def test_dict_sources():
     s = DictSources(values={"a": 1}, getters={"b": lambda: 2}, setters={"b": lambda v: None},
                     actions={"c": lambda x: (axdr.UNSIGNED, x)})
@@ -562,3 +588,22 @@ def test_dtype_check():
         dtype.check((axdr.OCTET_STRING, 2, 4), (axdr.OCTET_STRING, b"abcde"))
     with pytest.raises(errors.OtherReason):
         dtype.check((axdr.LONG, -5, 5), (axdr.LONG, 6))
+
+
+_WRAP_TYPES = st.sampled_from([
+    axdr.OCTET_STRING, axdr.VISIBLE_STRING, axdr.UTF8_STRING, (axdr.OCTET_STRING, 2, 6),
+    (axdr.VISIBLE_STRING, 0, 3), axdr.LONG_UNSIGNED, (axdr.LONG, -5, 5), axdr.INTEGER,
+    axdr.DOUBLE_LONG_UNSIGNED, (axdr.DOUBLE_LONG_UNSIGNED, 10, 1 << 31), axdr.LONG64, axdr.ENUM,
+    axdr.BOOLEAN, None, (axdr.ARRAY, axdr.UNSIGNED), (axdr.STRUCTURE, (axdr.LONG,))])
+_WRAP_VALUES = st.one_of(st.integers(-(1 << 65), 1 << 65), st.booleans(), st.binary(max_size=8),
+                         st.text(max_size=4), st.none(), st.just((axdr.LONG, 3)))
+
+
+@given(_WRAP_TYPES, _WRAP_VALUES)
+def test_wrap_answers_as_dtype_from_source(t, value):
+    def outcome(f):
+        try:
+            return f(t, value)
+        except errors.AccessError as e:
+            return type(e), e.result
+    assert outcome(ic.wrap) == outcome(dtype.from_source)

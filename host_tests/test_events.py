@@ -162,6 +162,16 @@ def test_clearing_an_alarm_register_logs_event_11():
         ev.clear_alarms(3, 1)
 
 
+def test_clearing_a_mask_resets_only_those_bits():
+    ev, sinks, pushes = build()
+    for code in (82, 83, 88):
+        ev.raise_event(code, 1)
+    ev.clear_alarms(2, 5, 1 << 3 | 1 << 30)
+    assert ev.alarm == [0, 1 << 2 | 1 << 11] and ev.last_code("standard") == 11
+    ev.raise_event(83, 6)   # a reset bit is new again: pushed
+    assert pushes[-1] == (2, 1 << 3, 6)
+
+
 def test_reset_log_clears_the_sink_and_logs_255():
     ev, sinks, _ = build()
     ev.raise_event(60, 1)

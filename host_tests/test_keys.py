@@ -226,3 +226,16 @@ def test_e2e_key_change_then_new_association_and_restart():
         _, _, rsp = s3.unprotect(c.request(s3.protect(0xC8, cc.get(1, cc.obis("0-0:42.0.0"), 2))))
         assert rsp[:4] == bytes.fromhex("C401C100")
         c.close()
+
+
+def test_key_change_raises_event_48():
+    from test_clock_set import EventMeter
+    m = EventMeter()
+    app, src = cosem_service.build(m)
+    conn, s = associate(app)
+    assert action(conn, s, 2, encoded((0, aes_key_wrap(KEK, b"\x01" * 16)), (1, b"\x00" * 24))) \
+        == 250
+    assert m.log.rows == []
+    assert action(conn, s, 2, encoded((0, aes_key_wrap(KEK, NEW_EK)))) == 0
+    assert [code for code, _ in m.log.rows] == [48]
+    assert m.events.alarm[1] & (1 << 13)        # alarm register 2: key changed

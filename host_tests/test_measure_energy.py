@@ -184,3 +184,25 @@ def test_led_timing_end_to_end_at_69_kw():
     assert len(la.t) == int(energy_j // 360) >= 340
     assert abs(energy_j / (69000 * secs) - 1) < 1e-4
     assert la.t[-1] <= m.last.t_us and lr.t == []
+
+
+def test_long_step_counts_early_pulses_and_flashes_the_last_ones_exactly():
+    import sim_leds
+
+    class Every:
+        """An output without skip(): every pulse comes one by one."""
+        def __init__(self):
+            self.instants = []
+
+        def pulse(self, t_us):
+            self.instants.append(t_us)
+
+    every, counted = Every(), sim_leds.Led("a", depth=32)
+    a, b = Led(every, 1000), Led(counted, 1000)
+    for e, t0, dt in ((3 * 10 ** 12 * 3600 * 577, 0, 900 * 10 ** 6),   # 1731 pulses
+                      (10 ** 15, 900 * 10 ** 6, 200000), (0, 0, 1)):
+        a.add(e, t0, dt)
+        b.add(e, t0, dt)
+    assert a.count == b.count == counted.count == len(every.instants) > 1700
+    assert counted.instants() == every.instants[-32:]
+    assert a.acc == b.acc

@@ -189,3 +189,117 @@ def test_nvstore_under_micropython(mp_worker):
     assert mp_worker.eval("s.read('a') == b'world' and s.read('b') == b'1234'")
     raw = mp_worker.eval("list(nv._mem[:21])")
     assert bytes(raw) == copy_image("a", 1, b"hello")
+
+
+def header_seq(nv, addr):
+    buf = bytearray(12)
+    nv.readinto(addr, buf)
+    return struct.unpack("<HHII", buf)[3]
+
+
+def test_write_checks_the_kept_copy_before_writing_the_other():
+    """A retention error in the newest copy while running: the next write must notice it and go
+    over the broken copy, keeping the only valid one; a cut at any byte leaves old or new."""
+    size = 12 + 8 + 4
+    for cut in range(4 + size + 1):
+        for torn in (False, True):
+            nv = sim_nv.NvMem(2048, page=16)
+            s = open_store(nv, (("config", 8),))
+            s.write("config", b"AAAAAAAA")             # copy A
+            s.write("config", b"BBBBBBBB")             # copy B, newest
+            nv.flip(size + 12 + 3, 6)                  # copy B's data: copy A is the newest now
+            nv.cut_after(cut, torn=torn, seed=cut + 1)
+            try:
+                s.write("config", b"CCCCCCCC")
+                assert cut >= 4 + size
+            except sim_nv.PowerCut:
+                pass
+            nv.restore()
+            again = open_store(nv, (("config", 8),))
+            assert again.read("config") in (b"AAAAAAAA", b"CCCCCCCC"), (cut, torn)
+            assert again.health()["lost"] == []
+            buf = bytearray(size)
+            nv.readinto(0, buf)
+            assert buf == copy_image("config", 1, b"AAAAAAAA")   # never touched
+
+
+def test_write_costs_one_nv_write_unless_the_other_copy_is_broken():
+    nv = sim_nv.NvMem(2048)
+    s = open_store(nv)
+    for n in range(6):
+        w = nv.writes
+        s.write("energy", b"x" * n)
+        assert nv.writes == w + 1
+    nv.flip(136 + 5, 0)            # the older copy (B) is broken while the meter is off
+    s = open_store(nv)
+    w = nv.writes
+    s.write("energy", b"again")
+    assert nv.writes == w + 2      # its sequence field first, then the copy
+    w = nv.writes
+    s.write("energy", b"and again")
+    assert nv.writes == w + 1
+
+
+def test_sequence_exceeds_every_header_valid_or_not():
+    nv = sim_nv.NvMem(2048)
+    nv.write(0, copy_image("energy", 5, b"valid"))
+    torn = bytearray(copy_image("energy", 900, b"torn, higher sequence"))
+    torn[-1] ^= 0xFF                                   # CRC fails
+    nv.write(136, torn)
+    s = open_store(nv)
+    assert s.read("energy") == b"valid"
+    s.write("energy", b"new")                          # over the torn copy B
+    assert header_seq(nv, 136) > 900
+    assert open_store(nv).read("energy") == b"new"
+    s.write("energy", b"newer")                        # over copy A: still above everything
+    assert header_seq(nv, 0) == header_seq(nv, 136) + 1
+    assert open_store(nv).read("energy") == b"newer"
+
+
+def test_no_header_fault_and_cut_revives_the_broken_record():
+    """Every bit of the newest copy flipped while the meter is off (so the older record is read),
+    then the next save cut at every byte, on clean and torn pages: the record read afterwards is
+    the older one or the new one, never the broken one brought back."""
+    size = 12 + 8 + 4
+    for pos in range(size):
+        for bit in range(8):
+            for cut in range(4 + size + 1):
+                torn = (pos + bit + cut) % 2 == 1
+                nv = sim_nv.NvMem(256, page=8)
+                s = open_store(nv, (("config", 8),))
+                s.write("config", b"old.old.")          # copy A, sequence 1
+                s.write("config", b"broken!!")          # copy B, sequence 2
+                nv.flip(size + pos, bit)
+                s = open_store(nv, (("config", 8),))    # boot
+                assert s.read("config") == b"old.old."
+                nv.cut_after(cut, torn=torn, seed=pos * 8 + bit + 1)
+                try:
+                    s.write("config", b"new.new.")
+                except sim_nv.PowerCut:
+                    pass
+                nv.restore()
+                got = open_store(nv, (("config", 8),)).read("config")
+                assert got in (b"old.old.", b"new.new."), (pos, bit, cut, torn, got)
+
+
+def test_spread_sequence_numbers():
+    for seq, old in ((2, 2), (3, 2), (0x0100, 0x00FF), (0x12345678, 0x12345679), (1, 0)):
+        got = nvstore._spread(seq, old)
+        x = got ^ old
+        assert x and all(bin(x >> k & 0xFF).count("1") != 1 for k in (0, 8, 16, 24))
+        assert 0 <= (got - seq) & 0xFFFFFFFF < 1 << 28
+
+
+def test_fixed_cases_under_micropython(mp_worker):
+    mp_worker.exec(
+        "import sim_nv\nfrom runtime import nvstore\n"
+        "def st(nv):\n s = nvstore.NvStore(nv)\n s.register('k', 8)\n return s\n"
+        "nv = sim_nv.NvMem(256)\ns = st(nv)\ns.write('k', b'XXXXXXXX')\ns.write('k', b'YYYYYYYY')\n"
+        "nv.flip(24, 0)\ns = st(nv)\nnv.cut_after(1)\n"
+        "try:\n s.write('k', b'ZZZZZZZZ')\nexcept sim_nv.PowerCut:\n pass\nnv.restore()\n"
+        "after_cut = st(nv).read('k')\n"
+        "s = st(nv)\ns.write('k', b'AAAAAAAA')\ns.write('k', b'BBBBBBBB')\nnv.flip(24 + 13, 2)\n"
+        "s.write('k', b'CCCCCCCC')\n")
+    assert mp_worker.eval("after_cut == b'XXXXXXXX'")
+    assert mp_worker.eval("st(nv).read('k') == b'CCCCCCCC'")
+    assert mp_worker.eval("st(nv).health()['lost']") == []

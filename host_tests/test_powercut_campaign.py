@@ -3,7 +3,7 @@ offsets of random NV writes (clean and torn pages), between writes, and with ret
 one copy of a record. The campaign itself lives in host_tests/mp/test_powercut_campaign.py (it also
 runs a smaller sample under MicroPython); this module runs the bulk of the cut points under CPython,
 checks the same seeds give the same outcomes under both interpreters, and pins two weaknesses of
-the record store found by the campaign (xfail, strict) until they are fixed.
+the record store the campaign found (now fixed: runtime/nvstore.py).
 """
 import asyncio
 import importlib.util
@@ -51,7 +51,8 @@ def check(s, cuts):
     assert s["old"] > 0
     assert s["lost_n"] > 0 and s["lost_max"] > 0
     # Every cut inside a write ended as the old or the new record (the campaign raises otherwise).
-    assert s["old"] + s["new"] + s["revived"] >= s["clean"] + s["torn"]
+    assert s["old"] + s["new"] >= s["clean"] + s["torn"]
+    assert s["revived"] == 0    # no stale record ever came back
 
 
 def test_campaign_me382_cpython():
@@ -80,8 +81,6 @@ def test_same_outcomes_under_micropython():
     assert got == json.loads(json.dumps(want))
 
 
-@pytest.mark.xfail(strict=True, reason="nvstore.write trusts its cached newest copy: a bit flip in "
-                   "that copy while running, then a cut during the next save, loses the record")
 def test_flip_in_the_newest_copy_then_a_cut_save():
     nv = sim_nv.NvMem(16384)
     store = meter_mod.open_store(nv)
@@ -89,22 +88,18 @@ def test_flip_in_the_newest_copy_then_a_cut_save():
     store.write(meter_mod.KEY_IC, b"BBBBBBBB")   # copy B, newest
     addr, size, _ = campaign.layout(nv)[meter_mod.KEY_IC]
     nv.flip(addr + size + 12, 0)                 # retention error in copy B's data
-    # A reboot now would read copy A; the running store still takes copy B for the newest.
+    # A reboot now would read copy A; the running store must find out before it writes.
     assert meter_mod.open_store(nv).read(meter_mod.KEY_IC) == b"AAAAAAAA"
-    nv.cut_after(14)   # new header and two data bytes landed
+    nv.cut_after(14)   # the write over the broken copy B stops after 14 bytes
     with pytest.raises(sim_nv.PowerCut):
         store.write(meter_mod.KEY_IC, b"CCCCCCCC")
     nv.restore()
     again = meter_mod.open_store(nv)
-    # Old (A) or new (C) must survive; the write went over copy A, the only valid one.
+    # Old (A) or new (C) must survive: copy A, the only valid one, is never written over.
     assert again.read(meter_mod.KEY_IC) in (b"AAAAAAAA", b"CCCCCCCC")
     assert again.health()["lost"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="nvstore.write numbers the new record newest valid seq + 1, "
-                   "which is the sequence number the broken copy already carries: a cut that "
-                   "repairs the broken bytes revives the stale record, which outranks the valid "
-                   "one")
 def test_a_cut_save_over_a_flipped_copy_does_not_revive_it():
     nv = sim_nv.NvMem(16384)
     store = meter_mod.open_store(nv)
@@ -114,7 +109,7 @@ def test_a_cut_save_over_a_flipped_copy_does_not_revive_it():
     nv.flip(addr + size, 0)                      # retention error in copy B's magic (meter off)
     store = meter_mod.open_store(nv)             # boot: copy A is the newest valid copy
     assert store.read(meter_mod.KEY_IC) == b"XXXXXXXX"
-    nv.cut_after(1)                              # the save goes over copy B, sequence 2 again
+    nv.cut_after(1)                              # the save goes over copy B: one byte lands
     with pytest.raises(sim_nv.PowerCut):
         store.write(meter_mod.KEY_IC, b"ZZZZZZZZ")
     nv.restore()

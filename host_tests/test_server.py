@@ -15,7 +15,7 @@ from cosem import association
 from cosem.association import Client
 from cosem.objects import Model
 from cosem.sources import DictSources
-from dlms import axdr, server
+from dlms import axdr, initiate, server
 from models import common, me382
 
 
@@ -36,6 +36,17 @@ CLIENTS = (
 )
 
 
+# The same clients offering every service the server carries out (the meter's models).
+CLIENTS_FULL = (
+    Client(16, "public", 1, association.LN_NO_CIPHERING, association.MECHANISM_NONE, max_pdu=500,
+           conformance=common.CONFORMANCE),
+    Client(1, "management", 2, association.LN_CIPHERING, association.MECHANISM_HLS_GMAC,
+           security_setup="0-0:43.0.0", max_pdu=500, conformance=common.CONFORMANCE),
+    Client(102, "preestablished", 3, association.LN_CIPHERING, association.MECHANISM_NONE,
+           security_setup="0-0:43.0.0", pre_established=True, conformance=common.CONFORMANCE),
+)
+
+
 def sources():
     values = dict(common.SETTINGS)
     values.update({
@@ -49,6 +60,15 @@ def sources():
 @pytest.fixture
 def srv():
     model = Model(me382.rows(), CLIENTS, sources(), common.SERVER_SAP)
+    s = server.Server(model, SERVER_TITLE, {1: (cc.EK, cc.AK), 102: (cc.EK, cc.AK)},
+                      random=lambda n: STOC)
+    s.suites[1].tx_ic = 0x01234566
+    return s
+
+
+@pytest.fixture
+def full():
+    model = Model(me382.rows(), CLIENTS_FULL, sources(), common.SERVER_SAP)
     s = server.Server(model, SERVER_TITLE, {1: (cc.EK, cc.AK), 102: (cc.EK, cc.AK)},
                       random=lambda n: STOC)
     s.suites[1].tx_ic = 0x01234566
@@ -113,11 +133,65 @@ def test_public_refusals(srv):
     assert conn.handle(16, h("C0 01 C1 00 01")) == h("C4 01 C1 01 FA")  # truncated body
 
 
-def test_get_with_list(srv):
-    conn = public(srv)
-    rsp = conn.handle(16, h("C0 03 C1 02 00 01 00 00 2A 00 00 FF 02 00 00 03 01 00 01 08 00 FF"
-                            " 02 00"))
+GET_LIST = h("C0 03 C1 02 00 01 00 00 2A 00 00 FF 02 00 00 03 01 00 01 08 00 FF 02 00")
+
+
+def test_get_with_list(full):
+    conn = full.connection()
+    assert cc.aare_result(conn.handle(16, A1)) == (0, 0)
+    rsp = conn.handle(16, GET_LIST)
     assert rsp == h("C4 03 C1 02 00 09 10") + b"ISK1030000001234" + h("01 04")
+
+
+def associate_public(app, conformance):
+    conn = app.connection()
+    assert cc.aare_result(conn.handle(16, cc.aarq(user_info=cc.initiate_request(
+        conformance=conformance)))) == (0, 0)
+    return conn
+
+
+NOT_SUPPORTED = h("D8 01 02")
+
+
+def test_services_outside_the_negotiated_conformance_are_refused(srv, full):
+    # Offered 00501F: no multiple-references, no block transfer with SET.
+    conn = public(srv)
+    assert conn.handle(16, GET_LIST) == NOT_SUPPORTED
+    assert conn.handle(16, h("C1 02 C1 00 08 00 00 01 00 00 FF 02 00 01 00 00 00 01 02 11 05")) \
+        == NOT_SUPPORTED
+    assert conn.handle(16, h("C1 03 C1 01 00 00 00 02 02 11 05")) == NOT_SUPPORTED
+    # The association still works.
+    assert conn.handle(16, cc.get(1, LDN, 2)) == h("C4 01 C1 00 09 10") + b"ISK1030000001234"
+    # A client that negotiated GET only.
+    conn = associate_public(full, initiate.GET)
+    ldn = h("C4 01 C1 00 09 10") + b"ISK1030000001234"
+    assert conn.handle(16, cc.get(1, LDN, 2)) == ldn
+    for apdu in (GET_LIST, cc.set_(1, LDN, 2, h("09 01 41")), cc.action(8, CLOCK, 6, h("10 00 3C")),
+                 cc.get_next(1),
+                 h("C0 01 C1 00 07 01 00 63 01 00 FF 02 01 02 02 04 06 00 00 00 01 06 00 00 00"
+                   " 0A 12 00 01 12 00 00")):
+        assert conn.handle(16, apdu) == NOT_SUPPORTED, apdu.hex()
+    assert conn.handle(16, cc.get(1, LDN, 2)) == ldn
+    # GET and selective access but no block transfer: Get-Request-Next is refused.
+    conn = associate_public(full, initiate.GET | initiate.SELECTIVE_ACCESS)
+    assert conn.handle(16, cc.get_next(1)) == NOT_SUPPORTED
+
+
+def test_a_refused_service_changes_nothing(full):
+    conn = full.connection()
+    client = cc.Suite0Client(ic=1)
+    assert cc.aare_result(conn.handle(1, cc.aarq(
+        context=3, mechanism=5, title=cc.CLIENT_TITLE, auth_value=b"K56iVagY",
+        user_info=client.protect(0x21, cc.initiate_request(
+            conformance=initiate.GET | initiate.ACTION))))) == (0, 14)
+    client.server_title = SERVER_TITLE
+    assert client.unprotect(conn.handle(1, client.protect(0xCB, cc.action(
+        15, ASSOC, 1, h("09 11") + client.hls_reply(STOC)))))[2][:4] == h("C7 01 C1 00")
+    before = full.model.sources.values["clock.time"]
+    assert conn.handle(1, client.protect(0xC9, cc.set_(8, CLOCK, 2, TIME))) == NOT_SUPPORTED
+    assert full.model.sources.values["clock.time"] == before
+    rsp = client.unprotect(conn.handle(1, client.protect(0xC8, cc.get(8, CLOCK, 2))))[2]
+    assert rsp == h("C4 01 C1 00") + h("09 0C") + before
 
 
 def test_aarq_rejections(srv):
@@ -216,7 +290,8 @@ def management(conn):
 TIME = h("09 0C 07 E8 03 0F 05 0C 1E 2D 00 FF C4 00")
 
 
-def test_management_set_action_and_long_set(srv):
+def test_management_set_action_and_long_set(full):
+    srv = full
     send = management(srv.connection())
     assert send(cc.set_(8, CLOCK, 2, TIME)) == h("C5 01 C1 00")
     assert srv.model.sources.values["clock.time"] == TIME[2:]
@@ -306,3 +381,91 @@ def test_clients_with_the_same_keys_share_one_counter(srv):
     client = cc.Suite0Client()
     conn.handle(102, client.protect(0, GET_ENERGY, general=True))
     assert srv.suites[1].tx_ic == 0x01234567
+
+
+# ---------------------------------------------------------------- dedicated key
+
+DK = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+
+
+def initiate_with_key(key, conformance=0x007E1F, pdu=1200):
+    return (b"\x01\x01" + bytes((len(key),)) + key + b"\x00\x00\x06\x5f\x1f\x04\x00" +
+            conformance.to_bytes(3, "big") + pdu.to_bytes(2, "big"))
+
+
+def dedicated_association(app, key=DK):
+    """Management association whose glo-initiateRequest carries a dedicated key: (connection,
+    global client suite, dedicated client suite) sharing one counter."""
+    conn = app.connection()
+    glo = cc.Suite0Client(ic=1)
+    aare = conn.handle(1, cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
+                                  auth_value=b"K56iVagY",
+                                  user_info=glo.protect(0x21, initiate_with_key(key))))
+    assert cc.aare_result(aare) == (0, 14), aare.hex()
+    glo.server_title = SERVER_TITLE
+    assert glo.unprotect(conn.handle(1, glo.protect(0xCB, cc.action(
+        15, ASSOC, 1, h("09 11") + glo.hls_reply(STOC)))))[2][:4] == h("C7 01 C1 00")
+    ded = cc.Suite0Client(ek=key, ic=glo.ic)
+    ded.server_title = SERVER_TITLE
+    return conn, glo, ded
+
+
+def test_dedicated_key_ciphers_the_association(full):
+    conn, glo, ded = dedicated_association(full)
+    want = h("C4 01 C1 00 06 00 12 D6 87")             # energy.A+ 1234567000 mWh -> Wh
+    rsp = conn.handle(1, ded.protect(0xD0, cc.get(3, cc.obis("1-0:1.8.0"), 2)))
+    assert rsp[0] == 0xD4 and ded.unprotect(rsp)[2] == want
+    # The global key stays accepted (one counter for both, as clients keep it).
+    glo.ic = ded.ic
+    rsp = conn.handle(1, glo.protect(0xC8, cc.get(3, cc.obis("1-0:1.8.0"), 2)))
+    assert rsp[0] == 0xCC and glo.unprotect(rsp)[2] == want
+    # General-ded-ciphering: answered general-ded with our system title.
+    ded.ic = glo.ic
+    req = ded.protect(0, cc.get(3, cc.obis("1-0:1.8.0"), 2), general=True)
+    rsp = conn.handle(1, b"\xdc" + req[1:])
+    assert rsp[0] == 0xDC and rsp[2:10] == SERVER_TITLE
+    assert ded.unprotect(b"\xdb" + rsp[1:])[2] == want
+    # A ded- request under the global key does not decipher; a replayed one is refused.
+    glo.ic = ded.ic
+    assert conn.handle(1, glo.protect(0xD0, cc.get(3, cc.obis("1-0:1.8.0"), 2))) == \
+        h("D8 01 05")
+    ded.ic -= 1
+    assert conn.handle(1, ded.protect(0xD0, cc.get(3, cc.obis("1-0:1.8.0"), 2)))[:3] == \
+        h("D8 01 06")
+
+
+def test_dedicated_key_refusals(full):
+    # Without a dedicated key, ded- requests do not decipher.
+    conn = full.connection()
+    client = cc.Suite0Client(ic=1)
+    assert cc.aare_result(conn.handle(1, cc.aarq(
+        context=3, mechanism=5, title=cc.CLIENT_TITLE, auth_value=b"K56iVagY",
+        user_info=client.protect(0x21, cc.initiate_request())))) == (0, 14)
+    client.server_title = SERVER_TITLE
+    client.unprotect(conn.handle(1, client.protect(0xCB, cc.action(
+        15, ASSOC, 1, h("09 11") + client.hls_reply(STOC)))))
+    assert conn.handle(1, client.protect(0xD0, cc.get(1, LDN, 2))) == h("D8 01 05")
+    # A dedicated key in a plain InitiateRequest, or one of the wrong size: AARE rejected.
+    conn = full.connection()
+    aare = conn.handle(16, cc.aarq(user_info=initiate_with_key(DK)))
+    assert cc.aare_result(aare) == (1, 1) and cc.aare_user_info(aare) == h("0E 01 06 00")
+    client = cc.Suite0Client(ic=10)
+    aare = conn.handle(1, cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
+                                  auth_value=b"K56iVagY",
+                                  user_info=client.protect(0x21, initiate_with_key(DK[:8]))))
+    assert cc.aare_result(aare) == (1, 1)
+    assert conn.handle(1, client.protect(0xD0, cc.get(1, LDN, 2))) == h("D8 01 01")
+
+
+def test_dedicated_key_matches_the_green_book_aarq_vector():
+    # Spec vector A5: the Green Book's ciphered AARQ with dedicated key 00112233..FF.
+    a5 = h("60 66 A1 09 06 07 60 85 74 05 08 01 03 A6 0A 04 08 4D 4D 4D 00 00 BC 61 4E 8A 02 07"
+           " 80 8B 07 60 85 74 05 08 02 01 AC 0A 80 08 31 32 33 34 35 36 37 38 BE 34 04 32 21 30"
+           " 30 01 23 45 67 80 13 02 FF 8A 78 74 13 3D 41 4C ED 25 B4 25 34 D2 8D B0 04 77 20 60"
+           " 6B 17 5B D5 22 11 BE 68 41 DB 20 4D 39 EE 6F DB 8E 35 68 55")
+    from dlms import acse, security
+    req = acse.decode_aarq(a5)
+    _, _, body = security.parse(req.user_info)
+    s = security.Suite0(cc.EK, cc.AK, h("4D4D4D0000BC614E"))
+    plain = bytes(s.unprotect(body, security.SC_AUTH_ENC, h("4D4D4D0000BC614E")))
+    assert initiate.decode_request(plain).dedicated_key == DK

@@ -5,6 +5,7 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import mpy
 import sim_nv
@@ -246,3 +247,16 @@ asyncio.run(main())
 """ % (START - 3 * 3600)
     # 02:58 .. 06:00 local on tariff 1, then tariff 2 (and the load is capacitive: QIV).
     assert mpy.run_code(code, timeout=60).split() == ["True", "True", "True", "True"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80), st.sampled_from((0, 1, 2)))
+def test_unusable_records_raise_value_error_only(tail, kind):
+    good = records.pack_calendar(time_of_use.default_calendar())
+    raw = (good[:len(good) // 2] + tail if kind == 0 else
+           bytes((good[0],)) + tail if kind == 1 else good[:-len(tail) or None] + tail)
+    for unpack in (records.unpack_calendar, records.unpack_special_days):
+        try:
+            unpack(raw)
+        except ValueError:
+            pass

@@ -955,3 +955,13 @@ def test_mpy_cross_compiles(module):
                                "-march=armv7emsp", "-o", out, src], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert os.path.getsize(out) > 0
+
+
+@given(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(min_size=6, max_size=6),
+       st.integers(0, 255))
+def test_get_normal_fast_path_equals_the_generic_decoder(iip, class_id, ln, attribute):
+    apdu = bytes((0xC0, 0x01, iip)) + class_id.to_bytes(2, "big") + ln + bytes((attribute, 0))
+    generic = x._get(x._Body(apdu, apdu[0], apdu[2]), apdu[1])
+    assert x.decode_request(apdu) == generic
+    assert x.decode_request(apdu).attribute.attribute_id == (
+        attribute - 256 if attribute > 127 else attribute)

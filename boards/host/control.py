@@ -72,6 +72,40 @@ async def _power(meter, req):
     return {"powered": meter.powered}
 
 
+async def _relay(meter, req):
+    relay = meter.board.relay
+    try:
+        if "fault" in req:
+            relay.fault(req["fault"], bool(req.get("on", True)))
+        if "coil_mv" in req:
+            meter.board.power.set_coil_mv(req["coil_mv"])
+    except ValueError as e:
+        raise CommandError(str(e))
+    out = relay.state()
+    out["coil_mv"] = meter.board.power.coil_mv()
+    return {"relay": out}
+
+
+async def _button(meter, req):
+    if not meter.powered:
+        raise CommandError("meter is powered off")
+    try:
+        return {"button": meter.board.inputs.press(req.get("name"))}
+    except ValueError as e:
+        raise CommandError(str(e))
+
+
+async def _input(meter, req):
+    active = req.get("active")
+    if not isinstance(active, bool):
+        raise CommandError("input needs boolean 'active'")
+    try:
+        meter.board.inputs.set(req.get("name"), active)
+    except ValueError as e:
+        raise CommandError(str(e))
+    return {"input": {n: meter.board.inputs.value(n) for n in meter.board.inputs.NAMES}}
+
+
 async def _stop(meter, req):
     meter.request_stop()
     return {}
@@ -84,6 +118,9 @@ _COMMANDS = {
     "advance": _advance,
     "power": _power,
     "stop": _stop,
+    "relay": _relay,
+    "button": _button,
+    "input": _input,
 }
 
 

@@ -20,6 +20,7 @@ import sim_clock
 import sim_leds
 import sim_nv
 import sim_power
+import sim_relay
 
 OPTS = {
     "state_dir": "state",
@@ -35,6 +36,40 @@ OPTS = {
     "start": None,
     "seed": 1,
 }
+
+
+class Inputs:
+    """Digital inputs of the host board, set through the control channel: tamper detectors
+    (`meter_cover`, `terminal_cover`: True = open; `magnet`: True = strong field; `alarm`: the
+    alarm input) and the buttons (`scroll`, `external`), whose presses go to the handler set
+    with `on_press(fn)` (fn(name) -> reply dict)."""
+
+    NAMES = ("meter_cover", "terminal_cover", "magnet", "alarm")
+    BUTTONS = ("scroll", "external")
+
+    def __init__(self):
+        self._levels = {n: False for n in self.NAMES}
+        self._press = None
+
+    def value(self, name):
+        """Level of input `name`."""
+        return self._levels[name]
+
+    def set(self, name, active):
+        """Drive input `name`; ValueError for an unknown one."""
+        if name not in self._levels:
+            raise ValueError("input must be one of %s" % ", ".join(self.NAMES))
+        self._levels[name] = bool(active)
+
+    def on_press(self, fn):
+        """Route button presses to fn(name) (None: presses do nothing)."""
+        self._press = fn
+
+    def press(self, name):
+        """Press button `name` once; the handler's reply (empty without a handler)."""
+        if name not in self.BUTTONS:
+            raise ValueError("button must be one of %s" % ", ".join(self.BUTTONS))
+        return self._press(name) if self._press is not None else {}
 
 
 class Board:
@@ -61,6 +96,9 @@ class Board:
         self.led_active = sim_leds.Led("active")
         self.led_reactive = sim_leds.Led("reactive")
         self.power = sim_power.Power()
+        # The disconnector relay gates the simulated load current.
+        self.relay = sim_relay.SimRelay(on_contact=self.afe.supply)
+        self.inputs = Inputs()
         self._cut_ms = 0
 
     def cut_power(self):

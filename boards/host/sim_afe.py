@@ -6,7 +6,9 @@ Waveforms per phase p (theta = 2*pi*f*t, a = u_angle, phi = current lag behind t
 so the fundamental gives P = U*I*cos(phi) and Q = U*I*sin(phi) (positive for an inductive load).
 The neutral channel carries -(i1 + i2 + i3). Each channel then gets its own gain (a sensor or
 tamper factor: e.g. in_gain=0 for a missing neutral), DC offset and uniform noise (both in LSB) and
-is clipped to the ADC range. Codes: the physical peak `u_peak_mv` / `i_peak_ma` maps to 2**(bits-1).
+is clipped to the ADC range. The load current flows only while the disconnector contact is
+closed (`supply(closed)`, called by the host board's relay). Codes: the physical peak
+`u_peak_mv` / `i_peak_ma` maps to 2**(bits-1).
 
 Settings (configure / settings), per phase:
   u, i        rms volts / amperes (0..1000)
@@ -160,6 +162,7 @@ class SimAfe:
             self._phases.append({"u": 230.0, "i": 0.0, "phi": 0.0, "u_angle": _U_ANGLES[p],
                                  "u_harmonics": [], "i_harmonics": []})
         self._chan = [{"gain": 1.0, "dc": 0.0, "noise": 0} for _ in range(nch)]
+        self.supplied = True    # the disconnector relay's main contact: open, no load current
         self.pace(realtime, speed)
         self._update()
 
@@ -206,6 +209,11 @@ class SimAfe:
         self._f = f
         for d, key, v in staged:
             d[key] = v
+        self._update()
+
+    def supply(self, closed):
+        """The disconnector contact moved: while it is open the load draws no current."""
+        self.supplied = bool(closed)
         self._update()
 
     def _chan_key(self, key, targets, neutral):
@@ -266,7 +274,7 @@ class SimAfe:
         """
         out = []
         for d in self._phases:
-            u, i, phi = d["u"], d["i"], d["phi"] * _RAD
+            u, i, phi = d["u"], d["i"] if self.supplied else 0.0, d["phi"] * _RAD
             uh = dict((h, (pct / 100.0, deg * _RAD)) for h, pct, deg in d["u_harmonics"])
             ih = dict((h, (pct / 100.0, deg * _RAD)) for h, pct, deg in d["i_harmonics"])
             p = u * i * math.cos(phi)
@@ -296,7 +304,8 @@ class SimAfe:
         for d in self._phases:
             a = d["u_angle"] * _RAD
             comps.append(_waveform(ku * d["u"], a, d["u_harmonics"]))
-            ic = _waveform(ki * d["i"], a - d["phi"] * _RAD, d["i_harmonics"])
+            ic = _waveform(ki * d["i"] if self.supplied else 0.0, a - d["phi"] * _RAD,
+                           d["i_harmonics"])
             comps.append(ic)
             for h, amp, ang in ic:
                 neutral[h] = neutral.get(h, 0j) - amp * complex(math.cos(ang), math.sin(ang))

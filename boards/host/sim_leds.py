@@ -21,6 +21,10 @@ class Led:
         self._ring[self.count % len(self._ring)] = t_us
         self.count += 1
 
+    def skip(self, n):
+        """Count `n` pulses whose instants are not kept (the start of a long analytic step)."""
+        self.count += n
+
     def value(self, on=None):
         """Steady state: lit (True) or dark; with an argument, set it (lit when there is no load)."""
         if on is not None:

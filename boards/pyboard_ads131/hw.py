@@ -9,7 +9,8 @@ The only module of this board that imports machine/pyb. Wiring in pins.csv and R
   so `sync()` has nothing to do and a power cut can tear at most the byte in flight.
 - led_active, led_reactive: pulses timed by output-compare interrupts of the free-running TIM2.
 - power: the power-fail comparator output (low = mains lost) on an interrupt pin.
-- relay: the latching disconnector relay (relay_latch.LatchingRelay).
+- relay: the latching disconnector relay (relay_latch.LatchingRelay), with its auxiliary contact
+  when PINS names a RELAY_AUX pin (closed = high).
 
 Options (`opts` keys, as on the host board; other keys are ignored):
   fs            frames per second per channel, a rate the OSR table gives  [4000]
@@ -181,6 +182,10 @@ class PulseLed:
         pin.value(0)
         self._ch = timer.channel(channel, pyb.Timer.OC_TIMING, compare=0, callback=self._edge)
 
+    def skip(self, n):
+        """Account for `n` pulses too close together to flash."""
+        self.count += n
+
     def pulse(self, t_us):
         """Account for one pulse at meter time `t_us` and schedule the LED."""
         self.count += 1
@@ -281,9 +286,12 @@ class Board:
         self.led_reactive = PulseLed(pin(PINS["LED_REACTIVE"], pin.OUT, value=0), tim, 2,
                                      self.clock)
         self.power = PowerMonitor(pin(PINS["POWER_FAIL"], pin.IN, pin.PULL_UP))
+        aux = PINS.get("RELAY_AUX")
+        if aux is not None:
+            aux = pin(aux, pin.IN, pin.PULL_DOWN)
         self.relay = LatchingRelay(pin(PINS["RELAY_SET"], pin.OUT, value=0),
                                    pin(PINS["RELAY_RESET"], pin.OUT, value=0),
-                                   pulse_ms=opts.get("relay_pulse_ms", 30))
+                                   pulse_ms=opts.get("relay_pulse_ms", 30), aux_pin=aux)
         self.afe = _make_afe(model, opts)
 
     def close(self):

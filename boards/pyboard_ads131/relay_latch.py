@@ -2,6 +2,8 @@
 
 A coil pulse moves the contact, which then stays put without current. The two coils are never
 energised together: the other coil is driven low first and one lock serialises all pulses.
+An optional auxiliary contact (`aux_pin`, reading `aux_closed` when the main contact is closed)
+lets the driver (runtime.relay) check that the contact really moved.
 """
 import asyncio
 
@@ -29,7 +31,7 @@ class LatchingRelay:
     """
 
     def __init__(self, set_pin, reset_pin, pulse_ms=PULSE_MS, closed=None, on_change=None,
-                 sleep_ms=None):
+                 sleep_ms=None, aux_pin=None, aux_closed=1):
         if not isinstance(pulse_ms, int) or not 1 <= pulse_ms <= _PULSE_MAX_MS:
             raise ValueError("pulse_ms must be an integer 1..%d, got %r"
                              % (_PULSE_MAX_MS, pulse_ms))
@@ -41,6 +43,8 @@ class LatchingRelay:
         self.closed = closed
         self.pulses = 0
         self._on_change = on_change
+        self._aux = aux_pin
+        self._aux_closed = aux_closed
         self._sleep = sleep_ms or getattr(asyncio, "sleep_ms", None) or _sleep_ms
         self._lock = asyncio.Lock()
 
@@ -51,6 +55,12 @@ class LatchingRelay:
     async def open(self):
         """Pulse the reset coil: the load is disconnected."""
         await self._pulse(self._reset, self._set, False)
+
+    def feedback(self):
+        """The auxiliary contact: True closed, False open, None without an auxiliary contact."""
+        if self._aux is None:
+            return None
+        return self._aux.value() == self._aux_closed
 
     async def _pulse(self, coil, other, closed):
         async with self._lock:

@@ -2,9 +2,10 @@
 
 `Billing(nreg, tariffs, demands, depth)` keeps the billing period counter (0-0:0.1.0, u32,
 wraps), the time of the last reset (0-0:0.1.2) and the snapshots of the last `depth` periods,
-newest first (F = 0 .. depth-1; `len(history)` is 0-0:0.1.1). `end_of_billing(t, totals, regs)`
-is script 1 of 0-0:10.0.1: it takes a snapshot, then each `demand.Demand` adds its maxima to the
-cumulative maximum demand and resets them. A snapshot is the tuple
+newest first (F = 0 .. depth-1; depth 0 keeps none, for a meter whose billing profile holds
+them). `end_of_billing(t, totals, regs, hook)` is script 1 of 0-0:10.0.1: it takes a snapshot,
+calls `hook(snapshot)` (the billing profile captures there), then each `demand.Demand` adds its
+maxima to the cumulative maximum demand and resets them. A snapshot is the tuple
     (counter, time, totals, regs, md)
 with totals a list of nreg ints, regs a list of `tariffs` lists of nreg ints, and md one
 (max_value, max_time, cum_value) triple of lists (index 0 total, 1..tariffs) per demand register:
@@ -50,8 +51,8 @@ class Billing:
     """Billing state for `nreg` quantities, `tariffs` tariffs and the `demands` registers."""
 
     def __init__(self, nreg, tariffs, demands, depth=12, schedule=None):
-        if nreg < 1 or nreg > 255 or tariffs < 1 or tariffs > 8 or depth < 1 or depth > 255:
-            raise ValueError("nreg 1..255, tariffs 1..8, depth 1..255 required")
+        if nreg < 1 or nreg > 255 or tariffs < 1 or tariffs > 8 or depth < 0 or depth > 255:
+            raise ValueError("nreg 1..255, tariffs 1..8, depth 0..255 required")
         for d in demands:
             if d.tariffs != tariffs:
                 raise ValueError("demand register with another number of tariffs")
@@ -64,25 +65,31 @@ class Billing:
         self.last_reset = None
         self.history = []
 
-    def end_of_billing(self, t, totals, regs):
-        """Close the billing period at UTC second `t`; returns the new snapshot."""
+    def end_of_billing(self, t, totals, regs, hook=None):
+        """Close the billing period at UTC second `t`; returns the new snapshot. `hook(snap)`,
+        if given, runs once the counter and the last reset time are updated but before the
+        maximum demand registers are reset (a billing profile captures there)."""
         if len(totals) != self.nreg or len(regs) != self.tariffs:
             raise ValueError("register shape differs from the billing configuration")
         md = []
         for d in self.demands:
-            values, times = d.end_of_billing()
-            md.append((values, times, d.cum_value[:]))
+            md.append((d.max_value[:], d.max_time[:],
+                       [d.cum_value[k] + d.max_value[k] for k in range(self.tariffs + 1)]))
         self.counter = (self.counter + 1) % _U32
         self.last_reset = t
         snap = (self.counter, t, list(totals), [list(r) for r in regs], md)
         self.history.insert(0, snap)
         del self.history[self.depth:]
+        if hook is not None:
+            hook(snap)
+        for d in self.demands:
+            d.end_of_billing()
         return snap
 
-    def poll(self, t, totals, regs):
+    def poll(self, t, totals, regs, hook=None):
         """Run the end of billing if the schedule is due at `t`; returns the snapshot or None."""
         if self.schedule is not None and self.schedule.due(t):
-            return self.end_of_billing(t, totals, regs)
+            return self.end_of_billing(t, totals, regs, hook)
         return None
 
     # NV record

@@ -91,10 +91,11 @@ class Demand:
         # W over the whole window, floor.
         return e * self.unit // (_UWUS_PER_WS * self.period * self.n)
 
-    def current_average_value(self):
-        """Attribute 2: energy of the n-1 previous sub-periods plus the running one, over the
-        window length (block demand: energy so far over the period)."""
-        e = self.acc
+    def current_average_value(self, pending=0):
+        """Attribute 2: energy of the n-1 previous sub-periods plus the running one (and
+        `pending`, energy measured but not fed yet), over the window length (block demand:
+        energy so far over the period)."""
+        e = self.acc + pending
         for k in range(self.n):
             if k != self._pos:
                 e += self._ring_e[k]

@@ -185,9 +185,11 @@ class Events:
         else:
             self._last[i] = 0
 
-    def clear_alarms(self, register, t_s):
-        """A client wrote 0 to alarm register 1 or 2: clear it and log event 11."""
-        self.alarm[self._reg(register)] = 0
+    def clear_alarms(self, register, t_s, mask=_ALL):
+        """A client reset alarm register 1 or 2 (all its bits, or those of `mask`): clear them
+        and log event 11."""
+        r = self._reg(register)
+        self.alarm[r] &= ~mask & _ALL
         self.raise_event(ALARM_REGISTER_CLEARED, t_s)
 
     def clear_descriptor(self, register, mask):

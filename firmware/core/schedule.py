@@ -86,6 +86,11 @@ class Schedule:
                 return u
             # Already passed: the first occurrence of a repeated local time.
 
+    def pending(self):
+        """The next execution `due` waits for (UTC second; None before the first `due` call
+        or when none is left before 2100)."""
+        return self._next
+
     def due(self, now):
         """True (once) if an execution time lies in (done, now]; marks everything up to `now`
         as handled. The first call only sets the starting point. The next execution is cached,

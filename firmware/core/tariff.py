@@ -155,6 +155,25 @@ class TimeOfUse:
         self.source = source
         self._override = None
 
+    def manual_state(self):
+        """(source, last manual tariff, override) where override is (tariff, from_utc,
+        until_utc or None) or None: what `restore_manual` takes back after a restart."""
+        return self.source, self._manual, self._override
+
+    def restore_manual(self, source, manual, override):
+        """Take back a `manual_state` (from NV); CalendarError, nothing changed, if it is not
+        a valid one."""
+        if source not in (SOURCE_CALENDAR, SOURCE_MANUAL, SOURCE_EXTERNAL):
+            raise calendar.CalendarError("unknown tariff switch source")
+        _check_tariff(manual)
+        if override is not None:
+            _check_tariff(override[0])
+            if override[2] is not None and override[2] <= override[1]:
+                raise calendar.CalendarError("manual tariff override ends before it starts")
+        self.source = source
+        self._manual = manual
+        self._override = override
+
     def set_external(self, tariff):
         """Tariff given by the external input (used under SOURCE_EXTERNAL)."""
         _check_tariff(tariff)

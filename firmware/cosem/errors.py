@@ -1,32 +1,17 @@
 """Access errors of the object model; each carries the Data-Access-Result (or Action-Result) code
-that answers it on the wire. Bindings may raise these to choose the answer themselves."""
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
-
-SUCCESS = const(0)
-HARDWARE_FAULT = const(1)
-TEMPORARY_FAILURE = const(2)
-READ_WRITE_DENIED = const(3)
-OBJECT_UNDEFINED = const(4)
-OBJECT_CLASS_INCONSISTENT = const(9)
-OBJECT_UNAVAILABLE = const(11)
-TYPE_UNMATCHED = const(12)
-SCOPE_OF_ACCESS_VIOLATED = const(13)
-OTHER_REASON = const(250)
+that answers it on the wire. Bindings may raise these to choose the answer themselves.
+AccessError derives from dlms.xdlms.AccessError (a ValueError): catch AccessError before
+ValueError where the two mean different answers."""
+from dlms import xdlms
+# The result codes are defined once, with the xDLMS codec that puts them on the wire.
+from dlms.xdlms import (SUCCESS, HARDWARE_FAULT, TEMPORARY_FAILURE, READ_WRITE_DENIED,
+                        OBJECT_UNDEFINED, OBJECT_CLASS_INCONSISTENT, OBJECT_UNAVAILABLE,
+                        TYPE_UNMATCHED, SCOPE_OF_ACCESS_VIOLATED, OTHER_REASON)
 
 
-class AccessError(Exception):
-    """A refused GET/SET/ACTION; `result` is the code to answer with."""
-
-    result = OTHER_REASON
-
-    def __init__(self, message, result=None):
-        super().__init__(message)
-        if result is not None:
-            self.result = result
+class AccessError(xdlms.AccessError):
+    """A refused GET/SET/ACTION of the object model; `result` is the code to answer with (the
+    protocol layer catches xdlms.AccessError, which covers these and the codec's own)."""
 
 
 class ObjectUndefined(AccessError):

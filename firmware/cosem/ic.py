@@ -51,6 +51,29 @@ def _logical_name(view, row, n, selector, params):
     return axdr.OCTET_STRING, row[LN]
 
 
+def wrap(t, value):
+    """dtype.from_source(t, value): the Data of a source's value. The most frequent simple
+    values (bytes for an octet-/visible-string, an int for an integer tag, with or without a
+    range) are checked here without encoding them once more; the rest goes to dtype."""
+    if type(t) is int:
+        tag, lo, hi = t, None, None
+    elif type(t) is tuple and len(t) == 3:
+        tag, lo, hi = t
+    else:
+        return dtype.from_source(t, value)
+    tv = type(value)
+    if tv is bytes:
+        if (tag == axdr.OCTET_STRING or tag == axdr.VISIBLE_STRING) and (
+                lo is None or lo <= len(value) <= hi):
+            return tag, value
+    elif tv is int:
+        spec = axdr.int_spec(tag)
+        if spec is not None and spec[2] <= value <= spec[3] and (
+                lo is None or lo <= value <= hi):
+            return tag, value
+    return dtype.from_source(t, value)
+
+
 def _reads_source(e):
     return (e[3] is None and not e[2] & SECRET) or e[2] & SOURCED
 
@@ -175,8 +198,8 @@ class Interface:
             v = view.read(name, sc[4] & OPTIONAL)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise errors.TemporaryFailure("binding value is not an int")
-            return dtype.from_source(sc[0], scale(v, sc[3], sc[4] & ROUND))
-        return dtype.from_source(cls.attr_type(row, n), view.read(name))
+            return wrap(sc[0], scale(v, sc[3], sc[4] & ROUND))
+        return wrap(cls.attr_type(row, n), view.read(name))
 
     @classmethod
     def set(cls, view, row, n, data):

@@ -14,12 +14,14 @@ association; the protocol layer serves every request of that association through
     result, data = view.action(obj, method_id, parameters=None)
 
 get and set raise `cosem.errors.AccessError` subclasses whose `result` is the
-Data-Access-Result; action returns the Action-Result instead. get returns a Data tuple, or a
-`dtype.LazyArray` for attributes streamed element by element (object_list, profile buffers).
+Data-Access-Result; action returns the Action-Result instead. A source may raise any
+`dlms.xdlms.AccessError` (the base of the cosem ones) to choose the answer. get returns a Data
+tuple, or a `dtype.LazyArray` for attributes streamed element by element (object_list, profile
+buffers).
 """
 from array import array
 
-from dlms import axdr
+from dlms import axdr, xdlms
 from cosem import access, association, dtype, errors, obis
 from cosem.association import ASSOCIATED, ASSOCIATION_PENDING, NON_ASSOCIATED
 from cosem.ic import ACC, IC
@@ -302,7 +304,7 @@ class View:
             elif params is not None:
                 dtype.check(None, params)
             return errors.SUCCESS, cls.invoke(self, obj, method_id, params)
-        except errors.AccessError as e:
+        except xdlms.AccessError as e:
             return e.result, None
 
     def reply_hls(self, f_stoc):
@@ -334,7 +336,7 @@ class View:
         """Read a source; optional: a source that does not exist reads 0."""
         try:
             return self.model.sources.read(name)
-        except errors.AccessError:
+        except xdlms.AccessError:
             raise
         except KeyError as e:
             if optional:
@@ -349,7 +351,7 @@ class View:
         try:
             self.model.sources.write(name, value)
             return
-        except errors.AccessError:
+        except xdlms.AccessError:
             raise
         except ValueError:
             raise errors.OtherReason("value refused")
@@ -361,7 +363,7 @@ class View:
         """Call a source action; its Data result or None."""
         try:
             return self.model.sources.call(name, argument)
-        except errors.AccessError:
+        except xdlms.AccessError:
             raise
         except ValueError:
             raise errors.OtherReason("parameter refused")

@@ -79,6 +79,11 @@ _OCTETS = {DATE_TIME: 12, DATE: 5, TIME: 4}
 _STRINGS = (OCTET_STRING, VISIBLE_STRING, UTF8_STRING)
 
 
+def int_spec(tag):
+    """(struct format, size, min, max) of an integer tag, None for the other tags."""
+    return _INTS.get(tag)
+
+
 class DecodeError(ValueError):
     """Malformed, truncated or out-of-bounds A-XDR input: args = (message, position)."""
 
@@ -162,10 +167,38 @@ def encode(data):
 
 
 def encode_into(buf, pos, data):
-    """Encode one Data tuple into buf at pos (bytearray or memoryview); return the next position.
+    """Encode one Data tuple into buf at pos (bytearray or memoryview; None only measures, as
+    for the xdlms put functions); return the next position.
 
     Raises EncodeError("buffer full") when buf is too short (its tail is then undefined).
     """
+    # Short strings and integers (most GET answers) are written here, without the generic
+    # encoder's chain of calls; the result is the same.
+    if type(data) is tuple and len(data) == 2:
+        tag, v = data
+        tv = type(v)
+        if tv is bytes and (tag == OCTET_STRING or tag == VISIBLE_STRING) and len(v) < 0x80:
+            n = len(v)
+            end = pos + 2 + n
+            if buf is None:
+                return end
+            if end > len(buf):
+                raise EncodeError("buffer full")
+            buf[pos] = tag
+            buf[pos + 1] = n
+            buf[pos + 2:end] = v
+            return end
+        if tv is int:
+            spec = _INTS.get(tag)
+            if spec is not None and spec[2] <= v <= spec[3]:
+                end = pos + 1 + spec[1]
+                if buf is None:
+                    return end
+                if end > len(buf):
+                    raise EncodeError("buffer full")
+                buf[pos] = tag
+                struct.pack_into(spec[0], buf, pos + 1, v)
+                return end
     return _put(buf, pos, data)
 
 

@@ -12,11 +12,16 @@ name the client's application context and mechanism. Mechanism none associates a
 HLS-GMAC (5) leaves the association pending until the client's reply_to_HLS_authentication
 succeeds. A ciphered context needs a key set for that client (`keys`); its requests must then be
 glo- or general-glo-ciphered with at least the protection of `policy` (the HLS reply of a pending
-association may also come plain), and each answer uses the protection form of its request.
+association may also come plain), and each answer uses the protection form of its request. A
+dedicated key in the (glo-ciphered) InitiateRequest lets the association's requests also come
+ded- or general-ded-ciphered under it; glo-ciphering stays accepted.
 
 Failed authentications (a wrong f(StoC), an AARQ whose CtoS or glo-initiateRequest does not
 check, a request with a bad GCM tag) are reported to the Server's `guard`, which may then refuse
-that client's AARQs for a while. `Server.rekey` replaces a key set for new associations.
+that client's AARQs for a while. `Server.on_event(code)`, when set, hears the security events of
+the meter's logs: 46 (authentication failures) or 49 (decryption failures) when a client's
+failures reach the guard's limit, 50 (replayed invocation counter) once per client until it
+authenticates again. `Server.rekey` replaces a key set for new associations.
 
 Requests outside an association: a confirmed xDLMS request gets the ExceptionResponse
 service-not-allowed / operation-not-possible, an unconfirmed one no answer; an RLRQ gets a
@@ -31,7 +36,6 @@ except ImportError:
 
 from os import urandom
 
-from cosem import errors
 from cosem.dtype import LazyArray
 from dlms import acse, axdr, blocks, initiate, security, xdlms
 
@@ -48,6 +52,49 @@ _GLO_INITIATE_RESPONSE = const(0x28)
 # Objects a connection remembers having found (the model's lookup rebuilds a row each time).
 _FOUND_MAX = const(16)
 _NORMAL_HEAD = const(4)         # C4 01 iip 00 in front of the Data of a Get-Response-Normal
+# Security events (fraud detection log).
+_EVENT_AUTHENTICATION = const(46)
+_EVENT_DECRYPTION = const(49)
+_EVENT_REPLAY = const(50)
+
+
+# Conformance bits each request needs (a request for a service not negotiated is answered
+# ExceptionResponse service-not-allowed / service-not-supported and changes nothing).
+_NEED_GET = initiate.GET
+_NEED_SELECTIVE = initiate.SELECTIVE_ACCESS
+_NEED_NEXT = initiate.GET | initiate.BLOCK_TRANSFER_WITH_GET_OR_READ
+_NEED_GET_LIST = initiate.GET | initiate.MULTIPLE_REFERENCES
+_NEED_SET = initiate.SET
+_NEED_SET_LIST = initiate.SET | initiate.MULTIPLE_REFERENCES
+_NEED_SET_BLOCK = initiate.SET | initiate.BLOCK_TRANSFER_WITH_SET_OR_WRITE
+_NEED_ACTION = initiate.ACTION
+
+
+def _selective(attributes):
+    for a in attributes:
+        if a.selector is not None:
+            return _NEED_SELECTIVE
+    return 0
+
+
+def _needs(req):
+    """The conformance bits a decoded request needs."""
+    if isinstance(req, xdlms.GetNormal):
+        return _NEED_GET if req.attribute.selector is None else _NEED_GET | _NEED_SELECTIVE
+    if isinstance(req, xdlms.GetNext):
+        return _NEED_NEXT
+    if isinstance(req, xdlms.GetWithList):
+        return _NEED_GET_LIST | _selective(req.attributes)
+    if isinstance(req, xdlms.SetNormal):
+        return _NEED_SET | _selective((req.attribute,))
+    if isinstance(req, xdlms.SetWithList):
+        return _NEED_SET_LIST | _selective(req.attributes)
+    if isinstance(req, xdlms.SetFirstBlock):
+        need = _NEED_SET_BLOCK | _selective(req.attributes)
+        return need | _NEED_SET_LIST if req.with_list else need
+    if isinstance(req, xdlms.SetBlock):
+        return _NEED_SET_BLOCK
+    return _NEED_ACTION
 
 
 def _exception(state, service, ic=None):
@@ -103,7 +150,10 @@ class Server:
         self.policy = policy
         self.random = random
         self.guard = guard
+        self.on_event = None
+        self._replayed = set()      # client SAPs whose replay event was raised
         self.suites = {}
+        self.keys = {}          # client SAP -> (EK, AK) in use for new associations
         # Clients sharing a key set share one Suite0: one invocation counter per key, so that
         # no IV (our title + counter) is ever used twice under a key.
         by_key = {}
@@ -113,6 +163,7 @@ class Server:
         self.answer = memoryview(bytearray(capacity))
         for sap, (ek, ak) in (keys or {}).items():
             model.client_index(sap)
+            self.keys[sap] = (bytes(ek), bytes(ak))
             key = bytes(ek) + bytes(ak)
             suite = by_key.get(key)
             if suite is None:
@@ -135,13 +186,26 @@ class Server:
         for s in list(self.suites):
             if self.suites[s] is old:
                 self.suites[s] = new
+                self.keys[s] = (bytes(ek), bytes(ak))
         return new
 
-    def _failed(self, sap, reason):
-        if self.guard is not None:
-            self.guard.failed(sap, reason)
+    def _event(self, code):
+        if self.on_event is not None:
+            self.on_event(code)
+
+    def _failed(self, sap, reason, code=_EVENT_AUTHENTICATION):
+        if self.guard is not None and self.guard.failed(sap, reason):
+            self._event(code)
+
+    def _replay(self, sap):
+        # One event per client until it authenticates again: a flood of replays must not
+        # push everything else out of the log.
+        if sap not in self._replayed:
+            self._replayed.add(sap)
+            self._event(_EVENT_REPLAY)
 
     def _succeeded(self, sap):
+        self._replayed.discard(sap)
         if self.guard is not None:
             self.guard.succeeded(sap)
 
@@ -155,11 +219,13 @@ class Connection:
         self.sap = None
         self.client = None
         self.suite = None
+        self.ded = None             # Suite0 of the association's dedicated key, if it has one
         self.peer_title = None
         self._ctos = None
         self._stoc = None
         self._rx_before = -1        # the last accepted counter before the current request
         self._get = None
+        self._answer = None
         self._set = None
         self._found = {}            # (class_id, logical name) -> row found in this association
 
@@ -191,7 +257,7 @@ class Connection:
         if self.view is not None:
             self.view.release()
         self.view = None
-        self.sap = self.client = self.suite = self.peer_title = None
+        self.sap = self.client = self.suite = self.ded = self.peer_title = None
         self._ctos = self._stoc = None
         self._found.clear()
         if self._get is not None:
@@ -227,6 +293,8 @@ class Connection:
         if suite is not None:
             room -= _CIPHER_OVERHEAD
         self._get = blocks.LongGet(room)
+        # The shared answer buffer as long as one APDU of this association may be.
+        self._answer = self.server.answer[:room]
 
     def _aarq(self, sap, apdu):
         self.close()
@@ -268,20 +336,27 @@ class Connection:
             self._ctos = ctos
         try:
             user_info = self._initiate_request(req, suite)
-            ctx = initiate.negotiate(initiate.decode_request(user_info), client.conformance,
-                                     client.max_pdu)
+            init = initiate.decode_request(user_info)
+            ctx = initiate.negotiate(init, client.conformance, client.max_pdu)
+            ded = self._dedicated(sap, init.dedicated_key, req.ciphered, suite)
         except initiate.InitiateError as e:
             self.peer_title = self._ctos = None
             return acse.encode_aare(req.context, acse.REJECTED_PERMANENT, acse.NO_REASON_GIVEN,
                                     user_info=e.response())
+        except security.ReplayError:
+            self.peer_title = self._ctos = None
+            self.server._replay(sap)
+            self.server._failed(sap, "glo-initiateRequest replayed")
+            return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
         except security.SecurityError:
             self.peer_title = self._ctos = None
-            self.server._failed(sap, "glo-initiateRequest does not decipher")
+            self.server._failed(sap, "glo-initiateRequest does not decipher", _EVENT_DECRYPTION)
             return self._reject(req.context, acse.AUTHENTICATION_FAILURE)
         hls = client.needs_hls()
         view = model.associate(sap, ctx.conformance, ctx.server_max_pdu, ctx.client_max_pdu,
                                hls=self._hls_check if hls else None)
         self._open(sap, client, suite, view, ctx.client_max_pdu)
+        self.ded = ded
         rsp = initiate.encode_response(ctx.conformance, ctx.server_max_pdu)
         if req.ciphered:
             rsp = bytes(suite.protect(self.server.policy, rsp, _GLO_INITIATE_RESPONSE))
@@ -303,6 +378,21 @@ class Connection:
             raise initiate.InitiateError("ciphered initiate request in a plain context")
         tag, title, body = security.parse(req.user_info)
         return bytes(suite.unprotect(body, self.server.policy, self.peer_title))
+
+    def _dedicated(self, sap, key, ciphered, suite):
+        # The Suite0 of a dedicated key (None without one). The key may only come in a ciphered
+        # InitiateRequest; our counters under it start where the global ones are, and the AK is
+        # the client's.
+        if key is None:
+            return None
+        if not ciphered:
+            raise initiate.InitiateError("dedicated key in a plain InitiateRequest")
+        if len(key) != 16:
+            raise initiate.InitiateError("dedicated key must be 16 octets")
+        ded = security.Suite0(key, self.server.keys[sap][1], self.server.title, suite.capacity)
+        ded.tx_ic = suite.tx_ic
+        ded.rx_ic = suite.rx_ic
+        return ded
 
     def _reject(self, context, diagnostic):
         return acse.encode_aare(context, acse.REJECTED_PERMANENT, diagnostic)
@@ -349,24 +439,29 @@ class Connection:
         suite = self.suite
         if suite is None:
             return _not_allowed()
+        dedicated = False
         try:
             tag, title, body = security.parse(apdu)
-            if tag == security.GENERAL_DED or (tag != security.GENERAL_GLO and
-                                               security.plain_tag(tag)[1]):
-                raise security.FormatError("dedicated key not supported")
+            dedicated = tag == security.GENERAL_DED or (tag != security.GENERAL_GLO and
+                                                        security.plain_tag(tag)[1])
+            if dedicated:
+                if self.ded is None:
+                    raise security.FormatError("no dedicated key in this association")
+                suite = self.ded
             if title is None:
                 title = self.peer_title
             elif self.peer_title is None:
                 title = bytes(title)      # a pre-established client names itself
             elif bytes(title) != self.peer_title:
                 raise security.FormatError("system title of another client")
-            self._rx_before = suite.rx_ic
+            self._rx_before = self.suite.rx_ic
             plain = bytes(suite.unprotect(body, self.server.policy, title))
         except security.ReplayError as e:
+            self.server._replay(self.sap)
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED,
                               xdlms.SERVICE_INVOCATION_COUNTER_ERROR, e.last + 1)
         except security.AuthenticationError:
-            self.server._failed(self.sap, "bad GCM tag")
+            self.server._failed(self.sap, "bad GCM tag", _EVENT_DECRYPTION)
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_DECIPHERING_ERROR)
         except security.SecurityError:
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_DECIPHERING_ERROR)
@@ -375,7 +470,8 @@ class Connection:
         rsp = self._service(plain)
         if rsp is None or rsp[0] == xdlms.EXCEPTION_RESPONSE:
             return rsp
-        out_tag = tag if tag == security.GENERAL_GLO else security.ciphered_tag(rsp[0])
+        out_tag = tag if tag == security.GENERAL_GLO or tag == security.GENERAL_DED else \
+            security.ciphered_tag(rsp[0], dedicated)
         try:
             return bytes(suite.protect(sc & security.SC_AUTH_ENC, rsp, out_tag))
         except security.SecurityError:
@@ -392,6 +488,8 @@ class Connection:
         except xdlms.RequestError as e:
             self._abort()
             return e.response()
+        if _needs(req) & ~self.view.conformance:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_NOT_SUPPORTED)
         if isinstance(req, xdlms.GetNext):
             return self._next(req)
         if isinstance(req, (xdlms.SetFirstBlock, xdlms.SetBlock)):
@@ -432,8 +530,6 @@ class Connection:
         try:
             obj = self._find(a.class_id, a.instance)
             return self.view.get(obj, a.attribute_id, a.selector, a.parameters)
-        except errors.AccessError as e:
-            return e.result
         except xdlms.AccessError as e:
             return e.result
 
@@ -445,10 +541,10 @@ class Connection:
             return self._first_block(req.iip, v.chunks(), False)
         try:
             # Too long for one APDU of this association ("buffer full"): blocks below.
-            n = axdr.encode_into(self.server.answer[:self._get.max_pdu], _NORMAL_HEAD, v)
+            n = axdr.encode_into(self._answer, _NORMAL_HEAD, v)
         except axdr.EncodeError:
             return self._first_block(req.iip, axdr.encode(v), False)
-        buf = self.server.answer
+        buf = self._answer
         xdlms.get_response_header(buf, 0, req.iip)
         return bytes(buf[:n])
 
@@ -478,7 +574,7 @@ class Connection:
             obj = self._find(a.class_id, a.instance)
             self.view.set(obj, a.attribute_id, value, a.selector, a.parameters)
             return xdlms.SUCCESS
-        except errors.AccessError as e:
+        except xdlms.AccessError as e:
             return e.result
 
     def _long_set(self, req):
@@ -499,7 +595,7 @@ class Connection:
         m = req.method
         try:
             obj = self._find(m.class_id, m.instance)
-        except errors.AccessError as e:
+        except xdlms.AccessError as e:
             return xdlms.build(xdlms.action_response_normal, req.iip, e.result)
         result, data = self.view.action(obj, m.method_id, req.parameters)
         return xdlms.build(xdlms.action_response_normal, req.iip, result, data)

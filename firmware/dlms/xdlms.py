@@ -97,6 +97,7 @@ RANGE_DESCRIPTOR = const(1)
 ENTRY_DESCRIPTOR = const(2)
 
 _DESC_SIZE = const(9)      # class-id u16, instance-id 6 octets, attribute/method id i8
+_GET_PLAIN_SIZE = const(13)  # C0 01 iip, descriptor, no selective access
 
 # ---------------------------------------------------------------- decoded requests
 
@@ -262,6 +263,12 @@ def decode_request(apdu, max_size=0xFFFF):
         raise ExceptionResponseError("empty apdu", STATE_SERVICE_NOT_ALLOWED,
                                      SERVICE_OTHER_REASON)
     tag = apdu[0]
+    if n == _GET_PLAIN_SIZE and tag == GET_REQUEST and apdu[1] == _NORMAL and apdu[12] == 0:
+        # The most frequent request, Get-Request-Normal without selective access, decoded
+        # without the generic body reader (same result).
+        a = apdu[11]
+        return GetNormal(apdu[2], Attribute((apdu[3] << 8) | apdu[4], bytes(apdu[5:11]),
+                                            a - 256 if a > 127 else a, None, None))
     if tag != GET_REQUEST and tag != SET_REQUEST and tag != ACTION_REQUEST:
         raise _unsupported("unsupported apdu")
     if n < 3:

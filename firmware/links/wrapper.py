@@ -40,10 +40,11 @@ def encode_header_into(buf, pos, source, destination, length):
 
 def encode(source, destination, apdu):
     """One WPDU (header + apdu) as bytes."""
-    buf = bytearray(HEADER_SIZE + len(apdu))
-    encode_header_into(buf, 0, source, destination, len(apdu))
-    buf[HEADER_SIZE:] = apdu
-    return bytes(buf)
+    n = len(apdu)
+    # Checked in one expression: this runs for every answer.
+    if not (0 <= source <= 0xFFFF and 0 <= destination <= 0xFFFF and n <= 0xFFFF):
+        raise ValueError("wrapper field out of range")
+    return struct.pack(_HEADER, VERSION, source, destination, n) + apdu
 
 
 class Reassembler:

@@ -34,6 +34,8 @@ MODE_ABSOLUTE = const(2)    # as arithmetic, but an exporting phase counts as im
 
 _UNIT = 3600000000000            # uW*us per mWh
 _KWH = 3600000000000000000       # uW*us per kWh
+# Pulses of one step that are flashed one by one; more than that (analytic jumps) are counted.
+_FLASHED = const(64)
 
 
 class Led:
@@ -62,6 +64,18 @@ class Led:
         e *= self.imp
         acc = self.acc + e
         need = _KWH - self.acc
+        n = acc // _KWH
+        if n > _FLASHED:
+            # A long analytic step: the pulses before the last _FLASHED are only counted (an
+            # output that can count them, `skip(n)`, spares one call per pulse).
+            out = self.out
+            skip = getattr(out, "skip", None) if out is not None else None
+            if skip is not None:
+                k = n - _FLASHED
+                skip(k)
+                self.count += k
+                acc -= k * _KWH
+                need += k * _KWH
         while acc >= _KWH:
             self.count += 1
             if self.out is not None:

@@ -27,14 +27,20 @@ from cosem.security_setup import SecuritySetup
 
 SERVER_SAP = 1
 
+# The services dlms.server carries out, offered to every client (each request is checked
+# against the negotiated block): priority-mgmt, block transfer with GET and with SET,
+# multiple-references, get, set, selective-access, event-notification, action.
+CONFORMANCE = 0x005A1F
+
 # Clients (IDIS package 2). The 0-0:40.0.n instance numbers are our choice (not verified
 # against IDIS); the pre-established client uses the management client's security setup.
 CLIENTS = (
-    Client(16, "public", 1, association.LN_NO_CIPHERING, association.MECHANISM_NONE),
+    Client(16, "public", 1, association.LN_NO_CIPHERING, association.MECHANISM_NONE,
+           conformance=CONFORMANCE),
     Client(1, "management", 2, association.LN_CIPHERING, association.MECHANISM_HLS_GMAC,
-           security_setup="0-0:43.0.0"),
+           security_setup="0-0:43.0.0", conformance=CONFORMANCE),
     Client(102, "preestablished", 3, association.LN_CIPHERING, association.MECHANISM_NONE,
-           security_setup="0-0:43.0.0", pre_established=True),
+           security_setup="0-0:43.0.0", pre_established=True, conformance=CONFORMANCE),
 )
 PUBLIC = 0
 MANAGEMENT = 1
@@ -48,6 +54,7 @@ READ = (None, "r*", "r*")
 _WH, _VARH, _VAH = 30, 32, 31
 _W, _VAR, _VA = 27, 29, 28
 _V, _A, _HZ, _NO_UNIT = 35, 33, 44, 255
+_SECOND = 7
 
 _DLU = axdr.DOUBLE_LONG_UNSIGNED
 WH = register.scaling(_DLU, 0, _WH, 1000)
@@ -62,6 +69,7 @@ WATT = register.scaling(_DLU, 0, _W, 1000, ROUND)
 WATT_SIGNED = register.scaling(axdr.DOUBLE_LONG, 0, _W, 1000, ROUND)
 VAR = register.scaling(_DLU, 0, _VAR, 1000, ROUND)
 VOLTAMPERE = register.scaling(_DLU, 0, _VA, 1000, ROUND)
+SECONDS = register.scaling(axdr.LONG_UNSIGNED, 0, _SECOND)
 
 # Energy quantities: (source name, OBIS C, scale)
 ENERGY = (
@@ -83,6 +91,8 @@ _COUNTER = axdr.DOUBLE_LONG_UNSIGNED
 
 # Management may set the clock's time, time zone and DST rule and call its methods.
 _CLOCK = ("r*", "rbbrbbbbr/xxxxxx", "r*")
+# Management sets the clock time-shift limit (bound of shift_time).
+_SHIFT_LIMIT = (None, "rbr", "r*")
 _HDLC = (None, "rbbbbbbbb", None)
 _IEC_PORT = (None, "rbbbbbwww", None)
 _TCP = (None, "rbbbbb", None)
@@ -134,6 +144,7 @@ def identity_rows():
 def management_rows():
     """Clock, associations, SAP assignment, communication and security setups."""
     yield "0-0:1.0.0", Clock, "clock", None, _CLOCK
+    yield "1-0:0.9.11", Register, "clock.shift_limit", SECONDS, _SHIFT_LIMIT
     yield "0-0:40.0.0", AssociationLN, None, None, _CURRENT_ASSOCIATION
     for ci in range(len(CLIENTS)):
         # Management sees every association; a client also sees its own instance.

@@ -1,5 +1,7 @@
 """MT382: three-phase meter (per-phase energy and instantaneous values)."""
-from models import common
+from models import alarms, billing, common, errors, logs, power_quality, profiles, push
+from models import tariff_control
+from models import switching
 
 
 def rows():
@@ -9,3 +11,12 @@ def rows():
     yield from common.tariff_rows()
     yield from common.energy_rows(3)
     yield from common.instantaneous_rows(3)
+    yield from profiles.rows()
+    yield from logs.rows()
+    yield from billing.rows()
+    yield from alarms.rows()
+    yield from push.rows()
+    yield from power_quality.rows(3)
+    yield from errors.rows()
+    yield from switching.rows(3)
+    yield from tariff_control.rows()

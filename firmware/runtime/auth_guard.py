@@ -57,7 +57,8 @@ class AuthGuard:
         return r[_BACKOFF] - elapsed
 
     def failed(self, sap, reason):
-        """Count (and log) one failed authentication of the client."""
+        """Count (and log) one failed authentication of the client; True when this failure
+        reached the limit (the first back-off of a run of failures: an event is due)."""
         r = self._clients.get(sap)
         if r is None:
             r = self._clients[sap] = [0, 0, None]
@@ -67,6 +68,7 @@ class AuthGuard:
             r[_SINCE] = self._ticks()
         log.warning("authentication failure, client %d: %s (%d in a row, back-off %d ms)",
                     sap, reason, r[_FAILS], r[_BACKOFF] if r[_FAILS] >= self.limit else 0)
+        return r[_FAILS] == self.limit
 
     def succeeded(self, sap):
         """The client authenticated: forget its failures."""

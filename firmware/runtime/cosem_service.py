@@ -13,9 +13,12 @@ day is validated by core.calendar (CalendarError: type-unmatched for a wrong sha
 for a wrong value) and kept in NV before it takes effect; nothing changes when it is refused.
 
 Writing the clock's time sets the board clock (runtime.clock_settings); its time zone and DST
-attributes build a new rule, kept in the NV clock record. Security setup key transfer and
-activation (runtime.key_transfer) rekey the server for new associations and keep the keys in
-the NV keys record. The clock's adjustment methods are refused (other-reason).
+attributes build a new rule, kept in the NV clock record with the time-shift limit (1-0:0.9.11).
+The clock's methods adjust_to_quarter / _measuring_period / _minute, preset_adjusting_time,
+adjust_to_preset_time and shift_time set the board clock too; every change of the time raises
+events 4 (old time) and 5 (new time). Security setup key transfer and activation
+(runtime.key_transfer) rekey the server for new associations and keep the keys in the NV keys
+record.
 """
 import struct
 
@@ -41,6 +44,14 @@ FIRMWARE_ID = b"MX382-PY-1.0"
 # Invocation counters are reserved in NV this far ahead: one NV write per IC_STEP messages, and
 # after a power cut both counters restart above everything used before it.
 IC_STEP = 1024
+# adjust_to_measuring_period rounds to this period (s) unless a service that owns the load
+# profile sets "clock.measuring_period" (the IDIS load profile 1 period: 15 minutes).
+MEASURING_PERIOD_S = 900
+_QUARTER_S = 900
+_MINUTE_S = 60
+_EVENT_OLD_TIME = 4
+_EVENT_NEW_TIME = 5
+_EVENT_KEYS_CHANGED = 48
 _A_PLUS = NAMES.index("A+")
 _A_MINUS = NAMES.index("A-")
 
@@ -88,9 +99,15 @@ class MeterSources(DictSources):
         g["clock.status"] = self._clock_status
         g["sec0.invocation_counter"] = self._invocation_counter
         self.values.update(self._rule_values(self.rule))
+        self.values["clock.measuring_period"] = MEASURING_PERIOD_S
+        self.shift_limit = _load_shift_limit(meter.store)
+        self._preset = None     # (preset, validity start, validity end) of preset_adjusting_time
         self.setters["clock.time"] = self._set_time
         for name in _CLOCK_RULE_ATTRIBUTES:
             self.setters[name] = self._rule_setter(name[6:])
+        g["clock.shift_limit"] = lambda: self.shift_limit
+        self.setters["clock.shift_limit"] = self._set_shift_limit
+        self._clock_methods()
         self.actions["sec0.security_activate"] = self._security_activate
         self.actions["sec0.global_key_transfer"] = self._key_transfer
         for k in range(len(NAMES)):
@@ -111,7 +128,8 @@ class MeterSources(DictSources):
             service.bind(self)
 
     def call(self, name, argument):
-        """Security setup methods; the clock's adjustment methods are refused (other-reason)."""
+        """Run the method behind source `name` (ValueError, answered other-reason, for one this
+        meter does not have)."""
         f = self.actions.get(name)
         if f is None:
             raise ValueError("method not supported by this meter")
@@ -131,15 +149,68 @@ class MeterSources(DictSources):
 
     def _set_time(self, raw):
         utc, us = clock_settings.time_to_utc(raw, self.rule)
+        self._change_time(utc, us, "set")
+
+    def _change_time(self, utc, us, how):
+        # The one way the COSEM server changes the time: events 4 and 5 around the change (a
+        # meter without an event path, as in unit tests, only sets the clock).
+        events = getattr(self.meter, "events", None) is not None
+        if events:
+            self.meter.raise_event(_EVENT_OLD_TIME)
         self.meter.set_time(utc, us)
-        log.info("clock set to %d s UTC (since 2000)", utc)
+        if events:
+            self.meter.raise_event(_EVENT_NEW_TIME)
+        log.info("clock %s to %d s UTC (since 2000)", how, utc)
+
+    def _clock_methods(self):
+        a = self.actions
+        a["clock.adjust_to_quarter"] = self._adjust(lambda: _QUARTER_S)
+        a["clock.adjust_to_minute"] = self._adjust(lambda: _MINUTE_S)
+        a["clock.adjust_to_measuring_period"] = self._adjust(
+            lambda: self.read("clock.measuring_period"))
+        a["clock.adjust_to_preset_time"] = self._adjust_to_preset
+        a["clock.preset_adjusting_time"] = self._preset_adjusting_time
+        a["clock.shift_time"] = self._shift_time
+
+    def _adjust(self, period):
+        # adjust_to_quarter / _minute / _measuring_period: data ::= integer(0).
+        def run(argument):
+            _no_argument(argument)
+            now = self.meter.board.clock.now()
+            self._change_time(clock_settings.nearest(now, self.rule, period()), 0, "adjusted")
+        return run
+
+    def _preset_adjusting_time(self, argument):
+        # Kept in RAM until used: a preset that a power cut loses is simply not applied.
+        self._preset = clock_settings.preset(argument, self.rule)
+
+    def _adjust_to_preset(self, argument):
+        _no_argument(argument)
+        p = self._preset
+        if p is None:
+            raise ValueError("no preset adjusting time")
+        now = self.meter.board.clock.now()
+        if not p[1][0] <= now <= p[2][0]:
+            raise ValueError("outside the validity interval of the preset time")
+        self._preset = None
+        self._change_time(p[0][0], p[0][1], "set to the preset time")
+
+    def _shift_time(self, seconds):
+        now = self.meter.board.clock.now()
+        self._change_time(clock_settings.shifted(now, seconds, self.shift_limit), 0,
+                          "shifted by %d s" % seconds)
+
+    def _set_shift_limit(self, seconds):
+        clock_settings.check_shift_limit(seconds)
+        self.meter.store.write(KEY_CLOCK, clock_settings.pack(self.rule, seconds))
+        self.shift_limit = seconds
 
     def _rule_setter(self, attribute):
         def write(value):
             # The new rule is complete and valid before anything changes (dst.Rule checks it).
             rule = clock_settings.with_attribute(self.rule, attribute, value)
             shown = self._rule_values(rule)
-            self.meter.store.write(KEY_CLOCK, clock_settings.pack(rule))
+            self.meter.store.write(KEY_CLOCK, clock_settings.pack(rule, self.shift_limit))
             self.rule = rule
             self.values.update(shown)
             if getattr(self.meter, "tou", None) is not None:
@@ -175,6 +246,8 @@ class MeterSources(DictSources):
                                                            ek, ak))
         self.suite = self.app.rekey(common.CLIENTS[common.MANAGEMENT].sap, ek, ak)
         self.keys = (ek, ak)
+        if getattr(self.meter, "events", None) is not None:
+            self.meter.raise_event(_EVENT_KEYS_CHANGED)
         log.info("key transfer: key ids %s set for new associations", sorted(got))
         return None
 
@@ -382,6 +455,24 @@ def _checked(f):
         raise errors.OtherReason(str(e))
 
 
+def _no_argument(argument):
+    # The adjust methods take integer(0); no parameter at all is accepted as well.
+    if argument is not None and argument != (axdr.INTEGER, 0):
+        raise errors.TypeUnmatched("the method takes integer(0)")
+
+
+def _load_shift_limit(store):
+    # The time-shift limit of the NV clock record (the default without a usable one: the rule
+    # loader has already logged why).
+    raw = store.read(KEY_CLOCK)
+    if raw is not None:
+        try:
+            return clock_settings.unpack_shift_limit(raw)
+        except ValueError:
+            pass
+    return clock_settings.SHIFT_LIMIT_DEFAULT
+
+
 def _load_keys(store):
     # (policy, EK, AK) from NV, or policy 3 with the Green Book test keys.
     raw = store.read(KEY_KEYS)
@@ -400,6 +491,7 @@ def build(meter, serial=DEFAULT_SERIAL, keys=None, guard=None):
     title = system_title(serial)
     src = MeterSources(meter, serial, title)
     model = models.load(meter.model, src)
+    src.model = model   # services that read objects as GET would (push) reach it through the sources
     policy, ek, ak = _load_keys(meter.store)
     if keys is None:
         keys = {c.sap: (ek, ak) for c in common.CLIENTS
@@ -410,6 +502,8 @@ def build(meter, serial=DEFAULT_SERIAL, keys=None, guard=None):
     src.values["sec0.security_policy"] = policy
     app = server.Server(model, title, keys, key_transfer.POLICY_SC[policy],
                         guard=AuthGuard() if guard is None else guard)
+    if getattr(meter, "events", None) is not None:
+        app.on_event = meter.raise_event        # 46, 49, 50 in the fraud detection log
     src.app = app
     src.suite = app.suites.get(msap)
     if src.suite is not None:

@@ -41,6 +41,15 @@ ADVANCE_STEP_S = 900
 
 # Services plugged into the Meter (runtime.service), made in this order by `make(meter)`.
 SERVICES = (
+    "logs",
+    "profiles",
+    "billing_service",
+    "alarms",
+    "push",
+    "power_quality",
+    "error_service",
+    "switching",
+    "tariff_service",
 )
 
 current = None  # the running Meter, for REPL diagnostics
@@ -89,6 +98,7 @@ class Meter:
         self.events = events.Events()
         self.services = [_service(name).make(self) for name in SERVICES]
         self._due = None    # earliest next_due of the services (None: nothing due)
+        self._cut = None    # earliest next_due after now: where `advance` ends its step
         current = self
 
     # -- services ----------------------------------------------------------------------------------
@@ -107,12 +117,19 @@ class Meter:
         return self.events.raise_event(code, self.board.clock.now(), log_key)
 
     def _schedule(self, now):
-        due = None
+        # A service due at every window (next_due == now) must not hide the later instants
+        # of the others from `advance`: those are kept apart in _cut.
+        due = cut = None
         for s in self.services:
             d = s.next_due(now)
-            if d is not None and (due is None or d < due):
+            if d is None:
+                continue
+            if due is None or d < due:
                 due = d
+            if d > now and (cut is None or d < cut):
+                cut = d
         self._due = due
+        self._cut = cut
 
     def _tick(self, now):
         # Every service whose due time has come runs (one that is not due is not disturbed).
@@ -286,10 +303,12 @@ class Meter:
             m.feed(block, clock.now_us() - block_us)
             self._blocks += 1
             now = clock.now()
-            if self._due is not None and now >= self._due:
-                self._tick(now)
+            # The registers are saved before the services run: a cut during their NV writes
+            # never costs more energy than one save period.
             if now - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
+            if self._due is not None and now >= self._due:
+                self._tick(now)
 
     async def _power_watch(self):
         await self.board.power.fail.wait()
@@ -298,14 +317,15 @@ class Meter:
     async def advance(self, seconds):
         """Jump meter time forward, applying the present load analytically in bounded steps."""
         clock = self.board.clock
-        ideal = self.board.afe.ideal()
-        # q1: the meter's Q is the fundamental reactive power when the voltage is sinusoidal.
-        p = [ph["p"] for ph in ideal]
-        q = [ph["q1"] for ph in ideal]
-        s = [ph["s"] for ph in ideal]
         while seconds > 0 and self.powered:
+            # Read each step: a service (the disconnector) may have changed the load.
+            ideal = self.board.afe.ideal()
+            # q1: the meter's Q is the fundamental reactive power when the voltage is sinusoidal.
+            p = [ph["p"] for ph in ideal]
+            q = [ph["q1"] for ph in ideal]
+            s = [ph["s"] for ph in ideal]
             step = min(seconds, ADVANCE_STEP_S)
-            due = self._due
+            due = self._cut
             if due is not None and clock.now() < due < clock.now() + step:
                 step = due - clock.now()    # services see their due instant exactly
             t0 = clock.now_us()
@@ -314,10 +334,12 @@ class Meter:
                                   clock.now_us(), t0 // 1000000, t0 % 1000000)
             seconds -= step
             now = clock.now()
-            if self._due is not None and now >= self._due:
-                self._tick(now)
+            # The registers are saved before the services run: a cut during their NV writes
+            # never costs more energy than one save period.
             if now - self._last_save_s >= SAVE_PERIOD_S:
                 self.save()
+            if self._due is not None and now >= self._due:
+                self._tick(now)
             await asyncio.sleep_ms(0)
 
     def request_stop(self):

@@ -22,10 +22,39 @@ RECORDS = (
     ("registers", 1024),    # energy record version 2: totals, phases and tariff registers
     ("calendar", 1024),     # activity calendar, active and passive (records.pack_calendar)
     ("special", 512),       # special days table (records.pack_special_days)
+    ("profiles", 64),       # profile periods, profile_entries, pending status (runtime.profiles)
+    ("logs", 64),           # alive instant, power failure counters, log sizes (runtime.logs)
+    ("billing", 1024),      # maxima, cumulative maxima, counter, last billing (core.billing)
+    ("billing_cfg", 256),   # demand periods, end of billing schedule (runtime.billing_service)
+    ("alarms", 32),         # alarm registers, filters, descriptors (runtime.alarms)
+    ("push", 1024),         # push setup attributes (runtime.push)
+    ("pq", 32),             # power quality thresholds (runtime.power_quality)
+    ("pq_state", 96),       # sag / swell counters, magnitudes, durations (runtime.power_quality)
+    ("errors", 12),         # error registers and filter (runtime.error_service)
+    ("relay", 8),           # disconnector relay target and state (runtime.relay)
+    ("switching", 16),      # control mode and state, limiter/monitor state (runtime.switching)
+    ("switch_cfg", 800),    # limiter, monitor, disconnect scheduler settings (runtime.switching)
+    ("tariff_ctl", 12),     # tariff switch source, manual activation (runtime.tariff_service)
+    ("push_sched", 64),     # push action schedule: type, execution times, handled up to
 )
 
 # (name, entry size in bytes, nominal capacity in entries)
 RINGS = (
+    ("profile.lp1", 29, 3072),          # load profile 1: 32 days of 15-minute rows
+    ("profile.lp2", 69, 45),            # load profile 2: daily rows
+    ("profile.billing1", 100, 15),      # billing profile 1
+    ("profile.billing2", 84, 40),       # billing profile 2: daily billing values
+    ("log.standard", 5, 200),           # event logs: {time, code} (runtime.logs)
+    ("log.fraud", 5, 50),
+    ("log.disconnector", 5, 50),
+    ("log.mbus", 5, 50),
+    ("log.power_quality", 5, 100),
+    ("log.communication", 5, 50),
+    ("log.mbus_control_1", 5, 20),
+    ("log.mbus_control_2", 5, 20),
+    ("log.mbus_control_3", 5, 20),
+    ("log.mbus_control_4", 5, 20),
+    ("log.power_failure", 8, 30),       # power failure event log: {end, duration}
 )
 
 
@@ -38,14 +67,17 @@ def open_store(nv):
 
 
 def _scale(nv_size):
-    # (numerator, denominator) applied to every nominal capacity so that all rings fit.
-    need = 0
+    # (numerator, denominator) applied to every nominal capacity so that all rings fit. A ring
+    # of capacity c takes (c + 1) slots: the spare slot of each ring is a fixed overhead.
+    need = fixed = 0
     for _, size, cap in RINGS:
-        need += ringstore.region_size(size, cap)
+        slot = ringstore.region_size(size, 0)
+        need += cap * slot
+        fixed += slot
     room = nv_size - RECORDS_REGION
-    if need <= room:
+    if need + fixed <= room:
         return 1, 1
-    return max(room, 0), need
+    return max(room - fixed, 0), need
 
 
 def ring_capacity(nv_size, name):

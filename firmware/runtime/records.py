@@ -85,9 +85,11 @@ def _payload(data, version, what):
 
 def unpack_calendar(data):
     """The core.calendar.ActivityCalendar of a calendar record; ValueError if unusable."""
-    f = _payload(data, _CALENDAR_VERSION, "calendar")[1]
-    if len(f) != 9:
-        raise ValueError("calendar record has %d fields" % len(f))
+    f = _payload(data, _CALENDAR_VERSION, "calendar")
+    # A record that decodes to something else than the 9-field structure is as unusable.
+    if not isinstance(f, tuple) or len(f) != 2 or not isinstance(f[1], list) or len(f[1]) != 9:
+        raise ValueError("calendar record is not the calendar structure")
+    f = f[1]
     active = ac.calendar_from(f[0][1], f[1], f[2], f[3])
     passive = ac.calendar_from(f[4][1], f[5], f[6], f[7])
     activity = calendar.ActivityCalendar(active, passive)

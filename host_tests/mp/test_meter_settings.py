@@ -120,3 +120,60 @@ def test_three_wrong_replies_block():
     for _ in range(3):
         check(associate(app, EK, AK, False)[3] == 3, "wrong f(StoC) denied")
     check(associate(app, EK, AK)[2] == (2, 13), "blocked: rejected-transient")
+
+
+class Captured:
+    def __init__(self):
+        self.rows = []
+
+    def capture(self, code, t_s):
+        self.rows.append((code, t_s))
+
+
+def test_clock_methods_and_time_shift_limit():
+    from core import events
+    board = Board()
+    m = StubMeter(board)
+    m.log = Captured()
+    m.events = events.Events({"standard": m.log})
+    m.raise_event = lambda code: m.events.raise_event(code, board.clock.now())
+    app, src = cosem_service.build(m)
+    conn, client, result, act = associate(app, EK, AK)
+    check(result == (0, 14) and act == 0, "management association")
+    start = board.clock.now()
+    board.clock.set(start + 7 * 60 + 31)
+    rsp = request(conn, client, b"\xc3\x01\xc1\x00\x08" + CLOCK + b"\x01\x01\x0f\x00", 0xCB)
+    check(rsp == b"\xc7\x01\xc1\x00\x00", "adjust_to_quarter")
+    check(board.clock.now() == start + 900, "nearest quarter")
+    check(m.log.rows == [(4, start + 451), (5, start + 900)], "events 4 and 5")
+    limit = b"\x00\x03\x01\x00\x00\x09\x0b\xff"
+    rsp = request(conn, client, b"\xc1\x01\xc1" + limit + b"\x02\x00\x12\x00\x1e", 0xC9)
+    check(rsp == b"\xc5\x01\xc1\x00", "time-shift limit set")
+    shift = b"\xc3\x01\xc1\x00\x08" + CLOCK + b"\x06\x01\x10"
+    rsp = request(conn, client, shift + b"\xff\xe1", 0xCB)       # -31 s
+    check(rsp == b"\xc7\x01\xc1\xfa\x00", "shift beyond the limit refused")
+    rsp = request(conn, client, shift + b"\xff\xe2", 0xCB)       # -30 s
+    check(rsp == b"\xc7\x01\xc1\x00\x00", "shift_time")
+    check(board.clock.now() == start + 870 and len(m.log.rows) == 4, "shifted once")
+    _, src2 = cosem_service.build(StubMeter(board))
+    check(src2.read("clock.shift_limit") == 30, "limit kept in NV")
+
+
+def test_security_events():
+    from core import events
+    board = Board()
+    m = StubMeter(board)
+    m.log = Captured()
+    fraud = Captured()
+    m.events = events.Events({"standard": m.log, "fraud": fraud})
+    m.raise_event = lambda code: m.events.raise_event(code, board.clock.now())
+    app, src = cosem_service.build(m, guard=AuthGuard(3, 60000, 600000))
+    for _ in range(3):
+        check(associate(app, EK, AK, False)[3] == 3, "wrong f(StoC) denied")
+    check([c for c, _ in fraud.rows] == [46], "one event 46 at the limit")
+    app2, _ = cosem_service.build(m)
+    conn, client, result, act = associate(app2, EK, AK)
+    arg = b"\x01\x01\x02\x02\x16\x00\x09\x18" + keywrap.wrap(EK, NEW_EK)
+    rsp = request(conn, client, b"\xc3\x01\xc1\x00\x40" + SEC0 + b"\x02\x01" + arg, 0xCB)
+    check(rsp == b"\xc7\x01\xc1\x00\x00", "key transfer")
+    check([c for c, _ in m.log.rows] == [48], "event 48")

@@ -100,3 +100,54 @@ def test_object_list_blocks_and_bounded_heap():
         if heap is None:
             heap = gc.mem_alloc()
         check(gc.mem_alloc() <= heap + 2048, "heap grows over sessions")
+
+
+def test_conformance_is_enforced_per_request():
+    conn = make_server().connection()
+    check(conn.handle(16, A1) == A1R, "AARE, conformance 00501F")
+    get_list = h("C0 03 C1 02 00 01 00 00 2A 00 00 FF 02 00 00 03 01 00 01 08 00 FF 02 00")
+    check(conn.handle(16, get_list) == h("D8 01 02"), "with-list not negotiated")
+    set_block = h("C1 02 C1 00 08 00 00 01 00 00 FF 02 00 01 00 00 00 01 02 11 05")
+    check(conn.handle(16, set_block) == h("D8 01 02"), "block transfer with SET not negotiated")
+    get_ldn = h("C0 01 C1 00 01 00 00 2A 00 00 FF 02 00")
+    check(conn.handle(16, get_ldn)[:4] == h("C4 01 C1 00"), "GET still served")
+    # A client proposing GET only (conformance 000010).
+    aarq = h("60 1D A1 09 06 07 60 85 74 05 08 01 01 BE 10 04 0E 01 00 00 00 06 5F 1F 04 00 00"
+             " 00 10 04 B0")
+    check(conn.handle(16, aarq)[:4] == h("61 29 A1 09"), "AARE")
+    for apdu in (h("C3 01 C1 00 08 00 00 01 00 00 FF 06 01 10 00 3C"),
+                 h("C1 01 C1 00 01 00 00 2A 00 00 FF 02 00 09 01 41"), h("C0 02 C1 00 00 00 01")):
+        check(conn.handle(16, apdu) == h("D8 01 02"), "not negotiated: " + apdu.hex())
+    check(conn.handle(16, get_ldn)[:4] == h("C4 01 C1 00"), "GET served")
+
+
+def _ber(tag, content):
+    return bytes((tag, len(content))) + content
+
+
+def test_dedicated_key():
+    app = make_server()
+    conn = app.connection()
+    dk = h("00112233445566778899AABBCCDDEEFF")
+    glo = security.Suite0(EK, AK, CLIENT_TITLE)
+    glo.set_peer_title(SERVER_TITLE)
+    init = b"\x01\x01\x10" + dk + h("00 00 06 5F 1F 04 00 00 7E 1F 04 B0")
+    aarq = _ber(0x60, _ber(0xA1, _ber(0x06, h("60 85 74 05 08 01 03"))) +
+                _ber(0xA6, _ber(0x04, CLIENT_TITLE)) + h("8A 02 07 80") +
+                _ber(0x8B, h("60 85 74 05 08 02 05")) + _ber(0xAC, _ber(0x80, b"K56iVagY")) +
+                _ber(0xBE, _ber(0x04, bytes(glo.protect(0x30, init, 0x21)))))
+    aare = conn.handle(1, aarq)
+    check(h("A2 03 02 01 00") in aare and h("A1 03 02 01 0E") in aare, "AARE pending HLS")
+    act = h("C3 01 C1 00 0F 00 00 28 00 00 FF 01 01 09 11") + glo.hls_answer(b"P6wRJ21F")
+    tag, _, body = security.parse(conn.handle(1, bytes(glo.protect(0x30, act, 0xCB))))
+    check(bytes(glo.unprotect(body, 0x30))[:4] == h("C7 01 C1 00"), "pass 3")
+    ded = security.Suite0(dk, AK, CLIENT_TITLE)
+    ded.set_peer_title(SERVER_TITLE)
+    ded.tx_ic = glo.tx_ic
+    rsp = conn.handle(1, bytes(ded.protect(0x30, GET_ENERGY, 0xD0)))
+    tag, _, body = security.parse(rsp)
+    check(tag == 0xD4, "ded-get-response")
+    check(bytes(ded.unprotect(body, 0x30)) == h("C4 01 C1 00 06 00 12 D6 87"), "value")
+    glo.tx_ic = ded.tx_ic
+    tag, _, body = security.parse(conn.handle(1, bytes(glo.protect(0x30, GET_ENERGY, 0xC8))))
+    check(tag == 0xCC, "glo- still accepted")

@@ -82,3 +82,11 @@ def test_streamed_profile_keeps_the_heap_bounded():
     # array header (4 octets) + 4000 rows of 26 octets: 104 kB through a 512-octet buffer.
     check(total == 4 + 26 * rows, "streamed %d octets" % total)
     check(peak < 8000, "heap grew by %d octets" % peak)
+
+
+def test_get_normal_fast_path():
+    apdu = bytes((0xC0, 0x01, 0xC1, 0x00, 0x01, 0, 0, 42, 0, 0, 255, 0xFE, 0))
+    req = xdlms.decode_request(apdu)
+    generic = xdlms._get(xdlms._Body(apdu, apdu[0], apdu[2]), apdu[1])
+    assert req == generic and req.attribute.attribute_id == -2 and req.iip == 0xC1
+    assert req.attribute.instance == bytes((0, 0, 42, 0, 0, 255))

@@ -1,0 +1,40 @@
+"""Voltage quality objects (application spec 3.2), bound to runtime.power_quality.
+
+Thresholds (class 3, management writes them): sag 1-0:12.31.0, swell 12.35.0, missing voltage
+12.39.0 (V, scaler -1); time thresholds 1-0:12.43.0 / 12.44.0 / 12.45.0 (s). Per phase (C = 32,
+52, 72): sag and swell counters C.32.0 / C.36.0 (class 1, long-unsigned, saturating), magnitude
+and duration of the last sag C.34.0 / C.33.0 and swell C.38.0 / C.37.0, average voltage C.24.0
+(class 3); daily peak and minimum voltage of the previous day 0-0:128.8.x1 / x3 (x = phase).
+"""
+from dlms import axdr
+from cosem import register
+from cosem.data import Data
+from cosem.register import Register
+from models.common import READ, VOLT
+
+_SECOND = 7
+SECONDS = register.scaling(axdr.LONG_UNSIGNED, 0, _SECOND)
+DURATION = register.scaling(axdr.DOUBLE_LONG_UNSIGNED, 0, _SECOND)
+_SETTING = (None, "rbr", "r*")
+
+
+def rows(phases):
+    """Thresholds, then the objects of each phase."""
+    yield "1-0:12.31.0", Register, "pq.sag_threshold", VOLT, _SETTING
+    yield "1-0:12.35.0", Register, "pq.swell_threshold", VOLT, _SETTING
+    yield "1-0:12.39.0", Register, "pq.missing_threshold", VOLT, _SETTING
+    yield "1-0:12.43.0", Register, "pq.sag_time", SECONDS, _SETTING
+    yield "1-0:12.44.0", Register, "pq.swell_time", SECONDS, _SETTING
+    yield "1-0:12.45.0", Register, "pq.missing_time", SECONDS, _SETTING
+    for p in range(phases):
+        c = 32 + 20 * p
+        s = ".L%d" % (p + 1)
+        yield "1-0:%d.32.0" % c, Data, "pq.sags" + s, axdr.LONG_UNSIGNED, READ
+        yield "1-0:%d.36.0" % c, Data, "pq.swells" + s, axdr.LONG_UNSIGNED, READ
+        yield "1-0:%d.34.0" % c, Register, "pq.last_sag_mv" + s, VOLT, READ
+        yield "1-0:%d.33.0" % c, Register, "pq.last_sag_s" + s, DURATION, READ
+        yield "1-0:%d.38.0" % c, Register, "pq.last_swell_mv" + s, VOLT, READ
+        yield "1-0:%d.37.0" % c, Register, "pq.last_swell_s" + s, DURATION, READ
+        yield "1-0:%d.24.0" % c, Register, "pq.average" + s, VOLT, READ
+        yield "0-0:128.8.%d1" % (p + 1), Register, "pq.daily_max" + s, VOLT, READ
+        yield "0-0:128.8.%d3" % (p + 1), Register, "pq.daily_min" + s, VOLT, READ
