@@ -324,6 +324,58 @@ class Service:
         self._tmp.cleanup()
 
 
+class ControlledService(Service):
+    """The firmware process with its COSEM transports and its control channel on."""
+
+    def __init__(self, model="me382", optical=False):
+        Service.__init__(self, model, optical)
+        self.control_port = _free_port()
+        k = self.cmd.index("--control-port")
+        self.cmd[k + 1] = str(self.control_port)
+
+    def ctl(self, cmd, **fields):
+        """One control channel request (docs/meterctl.md); its reply, which must be ok."""
+        import simproc
+        req = {"cmd": cmd}
+        req.update(fields)
+        rsp = simproc.meterctl.request(req, port=self.control_port, timeout=60)
+        assert rsp["ok"], rsp
+        return rsp
+
+
+def hls_associate(client, s=None):
+    """A management association (HLS-GMAC, context LN with ciphering) on `client` (a transport
+    with request(apdu)); its Suite0Client. A client keeps its Suite0Client across associations:
+    the server refuses invocation counters it has seen."""
+    s = s or Suite0Client()
+    aare = client.request(aarq(context=3, mechanism=5, title=CLIENT_TITLE,
+                               auth_value=random_challenge(16),
+                               user_info=s.protect(0x21, initiate_request())))
+    assert aare_result(aare) == (0, 14)
+    s.server_title = SERVICE_TITLE
+    stoc = aare_fields(aare)[0xAA][2:]
+    _, _, rsp = s.unprotect(client.request(s.protect(0xCB, action(
+        15, obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
+    assert rsp[:5] == bytes.fromhex("C701C10001")
+    return s
+
+
+def management(port, s=None):
+    """A management association over the COSEM wrapper on `port`: (WrapperClient, Suite0Client)."""
+    c = WrapperClient(port, client_sap=1)
+    return c, hls_associate(c, s)
+
+
+class WrapperConn:
+    """A wrapper client seen through the connection interface of the sans-IO test helpers."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def handle(self, sap, apdu):
+        return self.client.request(apdu)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

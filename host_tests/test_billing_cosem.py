@@ -6,7 +6,6 @@ import pytest
 from dlms_cosem.utils import parse_as_dlms_data
 
 import cosem_client as cc
-import simproc
 from dlms import axdr
 
 MD = cc.obis("1-0:1.6.0")
@@ -18,38 +17,14 @@ SCRIPTS = cc.obis("0-0:10.0.1")
 SCHEDULE = cc.obis("0-0:15.0.0")
 
 
-class _Service(cc.Service):
-    """The COSEM service process with its control channel on."""
-
-    def __init__(self):
-        cc.Service.__init__(self)
-        self.control_port = cc._free_port()
-        k = self.cmd.index("--control-port")
-        self.cmd[k + 1] = str(self.control_port)
-
-    def ctl(self, cmd, **fields):
-        req = {"cmd": cmd}
-        req.update(fields)
-        rsp = simproc.meterctl.request(req, port=self.control_port, timeout=60)
-        assert rsp["ok"], rsp
-        return rsp
+_Service = cc.ControlledService
 
 
 class _Management:
     """A management association (HLS-GMAC, ciphered APDUs) over the wrapper."""
 
     def __init__(self, port):
-        self.c = cc.WrapperClient(port, client_sap=1)
-        self.s = s = cc.Suite0Client()
-        aare = self.c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
-                                      auth_value=cc.random_challenge(16),
-                                      user_info=s.protect(0x21, cc.initiate_request())))
-        assert cc.aare_result(aare) == (0, 14)
-        s.server_title = cc.SERVICE_TITLE
-        stoc = cc.aare_fields(aare)[0xAA][2:]
-        rsp = self.request(0xCB, cc.action(15, cc.obis("0-0:40.0.0"), 1,
-                                           b"\x09\x11" + s.hls_reply(stoc)))
-        assert rsp[:5] == bytes.fromhex("C701C10001")
+        self.c, self.s = cc.management(port)
 
     def request(self, tag, apdu):
         return self.s.unprotect(self.c.request(self.s.protect(tag, apdu)))[2]

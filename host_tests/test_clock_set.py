@@ -430,17 +430,7 @@ def test_e2e_management_client_sets_the_clock_and_reads_it_back():
     with cc.Service() as service:
         c = cc.WrapperClient(service.wrapper_port, client_sap=1)
         try:
-            s = cc.Suite0Client()
-            ctos = cc.random_challenge(16)
-            aare = c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
-                                     auth_value=ctos,
-                                     user_info=s.protect(0x21, cc.initiate_request())))
-            assert cc.aare_result(aare) == (0, 14)
-            s.server_title = cc.SERVICE_TITLE
-            stoc = cc.aare_fields(aare)[0xAA][2:]
-            _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
-                15, cc.obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
-            assert rsp[:5] == bytes.fromhex("C701C10001")
+            s = cc.hls_associate(c)
             clock = cc.obis("0-0:1.0.0")
             _, _, rsp = s.unprotect(c.request(s.protect(0xC9, cc.set_(
                 8, clock, 2, octets(dt(2030, 8, 1, 10, 0, 0, 0, -120))))))
@@ -459,18 +449,7 @@ def test_e2e_management_client_sets_the_clock_and_reads_it_back():
             c.close()
 
 
-def _e2e_management(c):
-    s = cc.Suite0Client()
-    aare = c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
-                             auth_value=cc.random_challenge(16),
-                             user_info=s.protect(0x21, cc.initiate_request())))
-    assert cc.aare_result(aare) == (0, 14)
-    s.server_title = cc.SERVICE_TITLE
-    stoc = cc.aare_fields(aare)[0xAA][2:]
-    _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
-        15, cc.obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
-    assert rsp[:5] == bytes.fromhex("C701C10001")
-    return s
+_e2e_management = cc.hls_associate
 
 
 def _e2e_clock_utc(c, s):

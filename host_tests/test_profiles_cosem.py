@@ -7,7 +7,6 @@ from dlms_cosem.utils import parse_as_dlms_data
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import cosem_client as cc
-import simproc
 import sim_clock
 import sim_nv
 from core import civil
@@ -133,45 +132,9 @@ def test_event_log_capture_is_refused_and_threshold_checked(session):
 
 # ------------------------------------------------------------------ end to end
 
-class _Service(cc.Service):
-    """The COSEM service process with its control channel on."""
-
-    def __init__(self):
-        cc.Service.__init__(self)
-        self.control_port = cc._free_port()
-        k = self.cmd.index("--control-port")
-        self.cmd[k + 1] = str(self.control_port)
-
-    def ctl(self, cmd, **fields):
-        req = {"cmd": cmd}
-        req.update(fields)
-        rsp = simproc.meterctl.request(req, port=self.control_port, timeout=60)
-        assert rsp["ok"], rsp
-        return rsp
-
-
-def _management(port, s=None):
-    # A client keeps its Suite0Client: the server refuses invocation counters it has seen.
-    c = cc.WrapperClient(port, client_sap=1)
-    s = s or cc.Suite0Client()
-    ctos = cc.random_challenge(16)
-    aare = c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE, auth_value=ctos,
-                             user_info=s.protect(0x21, cc.initiate_request())))
-    assert cc.aare_result(aare) == (0, 14)
-    s.server_title = cc.SERVICE_TITLE
-    stoc = cc.aare_fields(aare)[0xAA][2:]
-    _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
-        15, cc.obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
-    assert rsp[:5] == bytes.fromhex("C701C10001")
-    return c, s
-
-
-class _Conn:
-    def __init__(self, client):
-        self.client = client
-
-    def handle(self, sap, apdu):
-        return self.client.request(apdu)
+_Service = cc.ControlledService
+_management = cc.management
+_Conn = cc.WrapperConn
 
 
 def test_load_profile_and_event_log_end_to_end():

@@ -257,18 +257,7 @@ class Management:
     """The management client (HLS GMAC) over the COSEM wrapper of the firmware process."""
 
     def __init__(self, port):
-        self.c = cc.WrapperClient(port, client_sap=1)
-        self.s = cc.Suite0Client()
-        ctos = cc.random_challenge(16)
-        aare = self.c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE,
-                                      auth_value=ctos,
-                                      user_info=self.s.protect(0x21, cc.initiate_request())))
-        assert cc.aare_result(aare) == (0, 14)
-        self.s.server_title = cc.aare_fields(aare)[0xA4][2:]
-        stoc = cc.aare_fields(aare)[0xAA][2:]
-        rsp = self.request(0xCB, cc.action(15, cc.obis("0-0:40.0.0"), 1,
-                                           b"\x09\x11" + self.s.hls_reply(stoc)))
-        assert rsp[:5] == bytes.fromhex("C701C10001"), rsp.hex()
+        self.c, self.s = cc.management(port)
 
     def request(self, tag, apdu):
         return self.s.unprotect(self.c.request(self.s.protect(tag, apdu)))[2]

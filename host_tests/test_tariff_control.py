@@ -9,7 +9,6 @@ import pytest
 
 import cosem_client as cc
 import hw
-import simproc
 from core import calendar, civil, dst, special_days, tariff
 from cosem import errors
 from cosem.register_activation import RegisterActivation, argument
@@ -270,47 +269,9 @@ def test_tariff_control_objects_over_cosem():
 
 # ------------------------------------------------------------------ end to end
 
-class ServiceWithControl(cc.Service):
-    """The firmware process with its COSEM transports and control channel."""
-
-    def __init__(self, model="me382"):
-        cc.Service.__init__(self, model)
-        self.control_port = cc._free_port()
-        k = self.cmd.index("--control-port")
-        self.cmd[k + 1] = str(self.control_port)
-
-    def ctl(self, cmd, **fields):
-        req = {"cmd": cmd}
-        req.update(fields)
-        rsp = simproc.meterctl.request(req, port=self.control_port, timeout=30)
-        assert rsp["ok"], rsp
-        return rsp
-
-
-def management(port):
-    """A management association (HLS GMAC) over the wrapper: (client, Suite0Client)."""
-    c = cc.WrapperClient(port, client_sap=1)
-    s = cc.Suite0Client()
-    ctos = cc.random_challenge(16)
-    aare = c.request(cc.aarq(context=3, mechanism=5, title=cc.CLIENT_TITLE, auth_value=ctos,
-                             user_info=s.protect(0x21, cc.initiate_request())))
-    assert cc.aare_result(aare) == (0, 14)
-    s.server_title = cc.SERVICE_TITLE
-    stoc = cc.aare_fields(aare)[0xAA][2:]
-    _, _, rsp = s.unprotect(c.request(s.protect(0xCB, cc.action(
-        15, cc.obis("0-0:40.0.0"), 1, b"\x09\x11" + s.hls_reply(stoc)))))
-    assert rsp[:5] == bytes.fromhex("C701C10001")
-    return c, s
-
-
-class Conn:
-    """The sans-IO helpers' connection interface over a wrapper client."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def handle(self, sap, apdu):
-        return self.client.request(apdu)
+ServiceWithControl = cc.ControlledService
+management = cc.management
+Conn = cc.WrapperConn
 
 
 def get(conn, s, obj, cls, attr):
