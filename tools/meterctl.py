@@ -86,6 +86,8 @@ def main(argv=None):
     pw = sub.add_parser("power", help="cut (off) or restore (on) the supply")
     pw.add_argument("state", choices=("off", "on"))
     pw.add_argument("--hard", action="store_true", help="cut without the power-fail save")
+    pw.add_argument("--off-s", type=int, default=0,
+                    help="on: the outage lasted this many more meter seconds")
     sub.add_parser("stop", help="save and stop the meter process")
     raw = sub.add_parser("raw", help="send one raw JSON request")
     raw.add_argument("json")
@@ -97,6 +99,8 @@ def main(argv=None):
         req = {"cmd": "advance", "seconds": a.seconds}
     elif a.cmd == "power":
         req = {"cmd": "power", "state": a.state, "hard": a.hard}
+        if a.state == "on" and a.off_s:
+            req["off_s"] = a.off_s
     elif a.cmd == "raw":
         try:
             req = json.loads(a.json)

@@ -64,8 +64,11 @@ async def _power(meter, req):
             board.cut_power()
             meter.power_off(hard=bool(req.get("hard", False)))
     elif state == "on":
+        off_s = req.get("off_s", 0)
+        if not isinstance(off_s, int) or isinstance(off_s, bool) or not 0 <= off_s <= 10 * 366 * 86400:
+            raise CommandError("off_s must be whole meter seconds 0..10 years")
         if not meter.powered:
-            board.restore_power()
+            board.restore_power(off_s)
             meter.power_on_sync()
     else:
         raise CommandError("power needs 'state': 'off' or 'on'")

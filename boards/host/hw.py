@@ -12,6 +12,8 @@ Options (`opts` keys; unknown keys are rejected, OPTS holds the defaults):
   ring          blocks the simulated DMA ring holds before a slow reader loses data
   start         meter time at start-up, seconds since 2000-01-01 UTC (None: the wall clock now)
   seed          seed of the front-end noise generators
+  rtc_backup_s  how long the RTC runs on its backup supply during an outage (then it stops and
+                its time is invalid until set)
 """
 import time
 
@@ -35,6 +37,7 @@ OPTS = {
     "ring": 4,
     "start": None,
     "seed": 1,
+    "rtc_backup_s": 7 * 86400,
 }
 
 
@@ -100,19 +103,28 @@ class Board:
         self.relay = sim_relay.SimRelay(on_contact=self.afe.supply)
         self.inputs = Inputs()
         self._cut_ms = 0
+        self._cut_s = 0
+        self._backup_s = o["rtc_backup_s"]
 
     def cut_power(self):
         """The supply goes down: the power-fail signal rises, sampling stops."""
         self._cut_ms = time.time_ns() // 1000000
+        self._cut_s = self.clock.now()
         self.power.cut()
 
-    def restore_power(self):
-        """The supply is back. The RTC ran on its backup supply meanwhile (in real-time mode the
-        outage lasted the wall time it took, scaled by the speed); sampling resumes from now."""
+    def restore_power(self, off_s=0):
+        """The supply is back. The RTC ran on its backup supply meanwhile: for the wall time the
+        outage took in real-time mode (scaled by the speed), plus `off_s` meter seconds. An outage
+        longer than the backup lasts stops the RTC there and leaves its time invalid. Sampling
+        resumes from now."""
         afe = self.afe
         if afe.realtime:
             off_ms = time.time_ns() // 1000000 - self._cut_ms
             self.clock.advance(int(off_ms * 1000 * afe.speed))
+        if off_s:
+            self.clock.advance(off_s * 1000000)
+        if self.clock.now() - self._cut_s > self._backup_s:
+            self.clock.lose(self._cut_s + self._backup_s)
         afe.pace(afe.realtime, afe.speed)
         self.power.restore()
 

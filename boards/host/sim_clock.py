@@ -30,6 +30,15 @@ class Clock:
         self._frames = 0
         self.set(wall_now() if start is None else start)
 
+    def valid(self):
+        """False once the backup supply ran out during an outage, until the clock is set."""
+        return self._valid
+
+    def lose(self, seconds):
+        """The backup supply ran out: the RTC stopped at `seconds` and holds no valid time."""
+        self.set(seconds)
+        self._valid = False
+
     def count(self, frames):
         """Account for `frames` more sampled frames."""
         self._frames += frames
@@ -48,6 +57,7 @@ class Clock:
             raise ValueError("clock set needs seconds >= 0 and 0 <= us < 1e6, got %r, %r" % (seconds, us))
         self._base_us = seconds * 1000000 + us
         self._frames = 0
+        self._valid = True
 
     def advance(self, us):
         """Jump forward by `us` microseconds (a time skip: no samples are produced for it)."""

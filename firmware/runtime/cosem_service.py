@@ -221,10 +221,16 @@ class MeterSources(DictSources):
         y, mo, d, wd, h, mi, s, deviation, active = dst.clock_fields(
             self.meter.board.clock.now(), self.rule)
         return axdr.pack_datetime(y, mo, d, wd, h, mi, s, 0, deviation,
-                                  axdr.STATUS_DST if active else 0)
+                                  (axdr.STATUS_DST if active else 0) | self._invalid())
 
     def _clock_status(self):
-        return axdr.STATUS_DST if dst.is_dst(self.meter.board.clock.now(), self.rule) else 0
+        dst_bit = axdr.STATUS_DST if dst.is_dst(self.meter.board.clock.now(), self.rule) else 0
+        return dst_bit | self._invalid()
+
+    def _invalid(self):
+        # The RTC lost its time (backup supply exhausted) and nobody has set it since.
+        valid = getattr(self.meter.board.clock, "valid", None)
+        return 0 if valid is None or valid() else axdr.STATUS_INVALID
 
     # -- security setup ----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ CLOCK_ADJUSTED = const(0x20)
 BILLING_RESET = const(0x10)
 DST_ACTIVE = const(0x08)
 DATA_NOT_VALID = const(0x04)   # the interval was not measured whole (outage, clock set)
+CLOCK_INVALID = const(0x02)    # the RTC lost its time in an outage and has not been set since
 
 KEY = "profiles"
 _VERSION = const(1)
@@ -196,8 +197,12 @@ class Profiles(service.Service):
         """Append a row of profile `p` stamped `t` (UTC s); the pending status restarts."""
         p.buffer.append(self._values(p, t))
         if clear and p.status is not None:
-            p.status = 0
+            p.status = self._clock_invalid()
             self._write()
+
+    def _clock_invalid(self):
+        valid = getattr(self.meter.board.clock, "valid", None)
+        return 0 if valid is None or valid() else CLOCK_INVALID
 
     def _billing(self, t_s):
         if not self.meter.powered:
@@ -219,7 +224,7 @@ class Profiles(service.Service):
         known = self._load()
         for p in self.items:
             if p.status is not None:
-                p.status |= PUP | DATA_NOT_VALID | (PDN if known else 0)
+                p.status |= PUP | DATA_NOT_VALID | (PDN if known else 0) | self._clock_invalid()
         self._schedule(now_s)
         self._write()
 

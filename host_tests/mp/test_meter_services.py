@@ -84,8 +84,9 @@ def test_measured_windows_tick_due_services_and_periodic_saves_reach_them():
         await m.run_until_stopped(400)
     asyncio.run(run())
     ticks = _ticks(a)
-    # A tick comes with the first block at or after each minute (blocks of 100 ms here).
-    _check(ticks == [START + 60 * k for k in range(1, 7)], ticks)
+    # A tick comes with the first block at or after each minute (blocks of 100 ms here); the
+    # run ends some blocks after its 400 s (it checks every 10 ms of wall time).
+    _check(len(ticks) >= 6 and ticks == [START + 60 * k for k in range(1, len(ticks) + 1)], ticks)
     _check(("save",) in a.calls[:a.calls.index(("tick", START + 360))], a.calls)
 
 
