@@ -17,7 +17,8 @@ import binascii
 import gc
 import hashlib
 import models
-from cosem import errors, ic, obis
+from core import dst
+from cosem import dtype, errors, ic, obis
 from cosem.sources import DictSources
 from dlms import axdr
 
@@ -29,13 +30,22 @@ def sample(t):
         return (axdr.UNSIGNED, 7)
     if isinstance(t, int):
         t = (t, None, None)
+    if t[0] == axdr.ARRAY:
+        return (axdr.ARRAY, [cell(t[1])])
+    if t[0] == axdr.STRUCTURE:
+        return (axdr.STRUCTURE, [cell(e) for e in t[1]])
     if t[0] == axdr.BOOLEAN:
         return True
-    if t[0] == axdr.OCTET_STRING:
+    if t[0] in (axdr.OCTET_STRING, axdr.VISIBLE_STRING):
         if t[1] == 12:
             return DT
         return b"ABCDEFGH"[:8 if t[1] is None else max(t[1], min(t[2], 8))]
     return 0 if t[1] is None else t[1]
+
+
+def cell(t):
+    tag = dtype.tag_of(t)
+    return sample(t) if tag is None else (tag, sample(t))
 
 
 # Register families computed from their name (a small heap has no room for a dict of every
@@ -51,9 +61,37 @@ class Sources(DictSources):
         return DictSources.read(self, name)
 
 
+# A profile buffer as cosem.profile reads it: two rows of one Data value per capture object.
+class Table:
+    clock_column = 0
+    rule = dst.eu_rule()
+    dropped = 0
+
+    def __init__(self, cells):
+        self._cells = cells
+
+    def __len__(self):
+        return 2
+
+    def instant(self, i):
+        return 763700000 + 900 * i
+
+    def cells(self, i):
+        return list(self._cells)
+
+
+def table(model, row):
+    cells = []
+    for c in row[ic.ARG][0]:
+        target = model.lookup(c[1])
+        cells.append(cell(target[ic.IC].attr_type(target, c[2])))
+    return Table(cells)
+
+
 def fake(model):
     values = {"id.ldn": b"ISK1030792957277"}
     actions = {}
+    shared = {}     # one sample value per type description, shared by the sources of that type
     for row in model.rows():
         cls = row[ic.IC]
         bind = row[ic.BIND]
@@ -62,8 +100,13 @@ def fake(model):
         for n in range(1, len(cls.ATTRS) + 1):
             e = cls.ATTRS[n - 1]
             name = ic.source_name(row, e[0], e[2] & ic.MAIN)
-            if name not in values:
-                values[name] = sample(cls.attr_type(row, n))
+            if cls.CLASS_ID == 7 and e[0] == "buffer":
+                values[name] = table(model, row)
+            elif name not in values:
+                t = cls.attr_type(row, n)
+                if t not in shared:
+                    shared[t] = sample(t)
+                values[name] = shared[t]
         for m in cls.METHODS:
             actions[ic.source_name(row, m[0], False)] = lambda arg: None
     return Sources(values=values, actions=actions)
@@ -130,6 +173,19 @@ def cpython_walk(name):
     return json.loads(json.dumps(scope["walk"](name, [])))
 
 
+@pytest.fixture(scope="module")
+def mp_worker():
+    # The walk keeps one digest string per answer (4203 on the MT382) until it returns; made one
+    # after the other between the answers' garbage, they end up spread over the whole heap: in
+    # the default 2 MB heap of the 64-bit unix port 1.3 MB is free after the ME382 walk but no
+    # free run is longer than 2.9 KB, and the set of source names (4 KB) finds no room. A
+    # PC-sized heap as for the MicroPython test modules (test_mp_suite.py); the object model's
+    # own heap need is test_every_request_in_a_small_heap's, whose walk keeps nothing.
+    w = mpy.Worker(heapsize="8m")
+    yield w
+    w.close()
+
+
 @pytest.mark.parametrize("name", ["me382", "mt382"])
 def test_micropython_answers_like_cpython(mp_worker, name):
     mp_worker.exec("import sys\n" + WALK)
@@ -140,20 +196,30 @@ def test_micropython_answers_like_cpython(mp_worker, name):
     assert got == want
 
 
+# The modules the tables name are imported by the first load; the second load is the model
+# alone, then two associations (pre-established, management with HLS pending) are opened on it.
 HEAP = r"""
 import gc
 gc.collect()
 a0 = gc.mem_alloc()
 import models
 from cosem.sources import DictSources
+models.load("mt382", DictSources())
 gc.collect()
 a1 = gc.mem_alloc()
 m = models.load("mt382", DictSources())
 gc.collect()
 a2 = gc.mem_alloc()
+pre = m.associate(102)
+mgmt = m.associate(1, hls=lambda f: b"\x10" + f)
+gc.collect()
+a3 = gc.mem_alloc()
 print("objects", m.size)
+print("pre", pre.status)
+print("mgmt", mgmt.status)
 print("code", a1 - a0)
 print("model", a2 - a1)
+print("associations", a3 - a2)
 """
 
 
@@ -162,27 +228,34 @@ def _figures(out):
 
 
 def test_heap_taken_by_the_mt382_model():
+    import models
+    from cosem.association import ASSOCIATED, ASSOCIATION_PENDING
     fig = _figures(mpy.run_code(HEAP))
     print("\nMT382 model under micropython (64-bit unix port): %(objects)d objects, "
-          "model %(model)d bytes (%(per)d per object), modules %(code)d bytes"
-          % dict(fig, per=fig["model"] // fig["objects"]))
-    assert fig["objects"] == 189
-    assert fig["model"] < 16 * 1024
+          "model %(model)d bytes (%(per)d per object), two associations %(associations)d bytes, "
+          "modules %(code)d bytes" % dict(fig, per=fig["model"] // fig["objects"]))
+    assert fig["objects"] == sum(1 for _ in models.rows("mt382"))
+    assert (fig["pre"], fig["mgmt"]) == (ASSOCIATED, ASSOCIATION_PENDING)
+    # Measured: 35872 bytes for 407 objects (88 per object), 480 bytes for the two associations.
+    assert fig["model"] < 40 * 1024
+    assert fig["associations"] < 1024
 
 
 def test_every_request_in_a_small_heap():
-    # 176 KB: on the 64-bit unix port the modules compiled from source take ~80 KB of the heap
-    # (see test_heap_taken_by_the_mt382_model); the model and the requests need far less.
+    # 864 KB: the smallest heap this runs in is 754 KB on the 64-bit unix port. Of it, the
+    # modules compiled from source keep ~232 KB (see test_heap_taken_by_the_mt382_model) and
+    # their compilation needs ~465 KB while the model loads; the model keeps ~36 KB, the fake
+    # sources ~119 KB; the requests add ~21 KB at most over that (416 KB live at the peak).
     code = WALK + r"""
 out = walk("mt382", Counter(), False)
 gc.collect()
 print("alloc", gc.mem_alloc())
 print("items", out.n)
 """
-    fig = _figures(mpy.run_code(code, heapsize="176k"))
-    print("\nevery MT382 request in a 176 KB heap: %(items)d answers, %(alloc)d bytes in use after"
+    fig = _figures(mpy.run_code(code, heapsize="864k"))
+    print("\nevery MT382 request in a 864 KB heap: %(items)d answers, %(alloc)d bytes in use after"
           % fig)
-    assert fig["items"] > 1000
+    assert fig["items"] == len(cpython_walk("mt382")) - 1 > 1000     # all but the names
 
 
 def test_mpy_cross_compiles_every_module(tmp_path):

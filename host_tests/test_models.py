@@ -1,19 +1,26 @@
 """The Mx382 object tables: every object, every attribute, every client; object_list content and
 encoding (dlms-cosem parses it); units and scalers; refusals."""
+import collections
+
 import pytest
 from dlms_cosem import enumerations
 from dlms_cosem.parsers import AssociationObjectListParser
 from dlms_cosem.utils import parse_as_dlms_data
 
 import models
-from cosem import access, dtype, errors, ic, obis
+from core import dst
+from cosem import access, dtype, errors, ic, obis, single_action_schedule
 from cosem.association import ASSOCIATED
+from cosem.profile import ProfileGeneric
 from cosem.register import Register
 from cosem.sources import DictSources
 from dlms import axdr
 from models import common
 
 DT = axdr.pack_datetime(2024, 3, 15, 5, 12, 30, 45, 0, -60, 0)
+# Class 22 execution times that suit the sample schedule type (1: exactly one entry): 00:00:00
+# on the first day of every month.
+EXECUTION_TIME = single_action_schedule.entries_data([((0, 0, 0), (0xFFFF, 0xFF, 1, 0xFF))])
 
 
 def sample(t):
@@ -42,6 +49,41 @@ def _data(t):
     return sample(t) if tag is None else (tag, sample(t))
 
 
+class SampleTable:
+    """A profile buffer as cosem.profile reads it (len, instant, cells, dropped, rule): two rows
+    of the same valid Data values, one per capture object."""
+
+    clock_column = 0
+    rule = dst.eu_rule()
+
+    def __init__(self, cells):
+        self._cells = cells
+        self.dropped = 0
+
+    def __len__(self):
+        return 2
+
+    def instant(self, i):
+        return 763700000 + 900 * i
+
+    def cells(self, i):
+        if not 0 <= i < 2:
+            raise IndexError(i)
+        return list(self._cells)
+
+
+def sample_table(model, row):
+    """A SampleTable whose cells have the types of the capture objects of profile `row` (every
+    capture object is an attribute of an object of the model)."""
+    cells = []
+    for class_id, ln, attr, _ in row[ic.ARG][0]:
+        target = model.lookup(ln)
+        assert target is not None and target[ic.IC].CLASS_ID == class_id, obis.text(ln)
+        assert 1 <= attr <= len(target[ic.IC].ATTRS), obis.text(ln)
+        cells.append(_data(target[ic.IC].attr_type(target, attr)))
+    return SampleTable(cells)
+
+
 def fake_sources(model, energy=123456789):
     """DictSources holding a valid value for every source the model reads or writes, and a
     recording action for every method it delegates."""
@@ -53,9 +95,13 @@ def fake_sources(model, energy=123456789):
         for n in range(1, len(cls.ATTRS) + 1):
             e = cls.ATTRS[n - 1]
             name = ic.source_name(row, e[0], e[2] & ic.MAIN)
-            if e[2] & ic.SCALED:
+            if cls is ProfileGeneric and e[0] == "buffer":
+                values[name] = sample_table(model, row)
+            elif e[2] & ic.SCALED:
                 values[name] = {axdr.LONG: -857, axdr.LONG_UNSIGNED: 23000}.get(
                     row[ic.ARG][0], energy)
+            elif cls.attr_type(row, n) is single_action_schedule.EXECUTION_TIME:
+                values[name] = EXECUTION_TIME
             elif e[3] is None or e[2] & (ic.SOURCED | ic.W):
                 values[name] = sample(cls.attr_type(row, n))
         for m in cls.METHODS:
@@ -88,7 +134,7 @@ def materialise(value):
 
 
 def test_every_attribute_of_every_object_for_every_client(model):
-    checked = refused = 0
+    checked = refused = buffers = 0
     for view in views(model):
         for row in model.rows():
             cls = row[ic.IC]
@@ -103,6 +149,12 @@ def test_every_attribute_of_every_object_for_every_client(model):
                     data = materialise(view.get(obj, n))
                     wire = axdr.encode(data)
                     assert axdr.decode_all(wire, max_items=1 << 20) == _norm(data)
+                    if cls is ProfileGeneric and n == 2:
+                        width = len(row[ic.ARG][0])
+                        assert data[0] == axdr.ARRAY and len(data[1]) == 2
+                        assert all(r[0] == axdr.STRUCTURE and len(r[1]) == width
+                                   for r in data[1])
+                        buffers += 1
                     checked += 1
                 else:
                     with pytest.raises(errors.ReadWriteDenied):
@@ -111,6 +163,9 @@ def test_every_attribute_of_every_object_for_every_client(model):
             with pytest.raises(errors.ObjectUndefined):
                 view.get(obj, len(cls.ATTRS) + 1)
     assert checked > 800 and refused > 10
+    assert buffers == sum(1 for r in model.rows() if r[ic.IC] is ProfileGeneric for ci in
+                          range(len(common.CLIENTS)) if r[ic.ACC][ci] is not None and
+                          access.can_read(r[ic.ACC][ci][0][1])) > 0
 
 
 def _norm(data):
@@ -149,7 +204,16 @@ def test_public_client_sees_the_idis_minimum(model):
     public = views(model)[common.PUBLIC]
     seen = sorted(obis.text(r[ic.LN]) for r in model.rows() if r[ic.ACC][public.ci] is not None)
     assert seen == ["0-0:1.0.0*255", "0-0:40.0.0*255", "0-0:40.0.1*255", "0-0:41.0.0*255",
-                    "0-0:42.0.0*255", "0-0:43.1.0*255"]
+                    "0-0:42.0.0*255", "0-0:43.1.0*255", "0-0:96.3.10*255"]
+    # Disconnect control (docs/disconnect.md): the public client reads output_state and
+    # control_state, neither control_mode nor any method.
+    dc = public.find(70, obis.parse("0-0:96.3.10"))
+    assert public.get(dc, 2)[0] == axdr.BOOLEAN and public.get(dc, 3)[0] == axdr.ENUM
+    with pytest.raises(errors.ReadWriteDenied):
+        public.get(dc, 4)
+    for m in (1, 2):
+        assert public.action(dc, m, (axdr.INTEGER, 0)) == (errors.READ_WRITE_DENIED, None)
+    assert model.calls == []
 
 
 def test_management_sees_everything_and_each_association(model):
@@ -226,7 +290,8 @@ def test_three_phase_objects_only_on_mt382():
     for code in ("1-0:32.7.0", "1-0:31.7.0", "1-0:91.7.0", "1-0:16.8.8", "0-0:42.0.0"):
         assert me.lookup(obis.parse(code)) is not None
     # Table 15: 12 quantities x (total + 8 tariffs), plus 7 x 3 per-phase registers on MT382
-    energy = [r for r in mt.rows() if r[ic.IC] is Register and r[ic.LN][3] == 8]
+    energy = [r for r in mt.rows() if r[ic.IC] is Register and r[ic.LN][0] == 1 and
+              r[ic.LN][3] == 8]
     assert len(energy) == 12 * 9 + 21
 
 
@@ -295,7 +360,7 @@ def test_settings_defaults_cover_the_communication_setups(model):
 
 def test_management_writes_every_writable_attribute_back(model):
     mgmt = views(model)[common.MANAGEMENT]
-    written = 0
+    written = collections.Counter()
     for row in model.rows():
         cls = row[ic.IC]
         obj = mgmt.find(cls.CLASS_ID, row[ic.LN])
@@ -307,7 +372,30 @@ def test_management_writes_every_writable_attribute_back(model):
             value = _data(cls.attr_type(row, n)) if cls.secret(n) else mgmt.get(obj, n)
             model.sources.values[name] = None
             mgmt.set(obj, n, value)
-            assert model.sources.values[name] == dtype.to_source(cls.attr_type(row, n), value)
-            written += 1
-    # clock 6, IEC port 8, HDLC setup 8, TCP-UDP setup 5, activity calendar 5, special days 1
-    assert written == 33
+            if e[2] & ic.SCALED:
+                # A register value goes back to the source in the internal unit (x divisor).
+                assert model.sources.values[name] == value[1] * row[ic.ARG][3]
+            else:
+                assert model.sources.values[name] == dtype.to_source(cls.attr_type(row, n),
+                                                                     value)
+            if not cls.secret(n):
+                assert materialise(mgmt.get(obj, n)) == materialise(value)
+            written[cls.CLASS_ID] += 1
+    phases = 3 if model.lookup(obis.parse("1-0:52.7.0")) is not None else 1
+    assert written == {
+        8: 6,           # clock
+        3: 8,           # time-shift limit, power failure threshold, 3 voltage and 3 time
+                        # thresholds of power quality
+        19: 8, 23: 8, 41: 5,                # IEC port, HDLC and TCP-UDP setups
+        20: 5, 11: 1,                       # activity calendar, special days
+        5: 6 * 2,       # demand registers: period, number_of_periods
+        7: 2 * 2 + 13,  # load profiles 1 and 2: capture_period, profile_entries; 2 billing
+                        # profiles and 11 logs: profile_entries
+        1: 1 + 3 + 6,   # tariff switch source; error register, its IE copy and filter; alarm
+                        # registers, filters and descriptors 1 and 2
+        22: 2 + 3 + 2,  # billing and push schedules: type, execution_time; disconnect
+                        # schedule: executed_script too
+        40: 3 * 6,      # push setups connect, interval, alarm
+        70: 1, 71: 8,   # disconnect control_mode, limiter
+        21: 2 * (phases + 1),               # supervision per phase and overvoltage monitors
+    }                   # 118 attributes on the ME382, 122 on the MT382

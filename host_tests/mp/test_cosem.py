@@ -51,3 +51,47 @@ def test_each_object_list_element_decodes():
         assert m.lookup(entry[1][2][1]) is not None
         n += 1
     assert n == m.size
+
+
+def test_access_errors_share_the_codec_result_codes():
+    from cosem import errors
+    from dlms import xdlms
+    e = errors.TypeUnmatched("x")
+    assert isinstance(e, xdlms.AccessError) and isinstance(e, ValueError)
+    assert e.result == xdlms.TYPE_UNMATCHED == errors.TYPE_UNMATCHED
+    assert errors.OtherReason("y").result == xdlms.OTHER_REASON
+    assert errors.AccessError("z", xdlms.DATA_BLOCK_UNAVAILABLE).result == 14
+
+
+def test_wrap_answers_as_dtype_from_source():
+    from cosem import dtype, errors, ic
+    types = (axdr.OCTET_STRING, (axdr.OCTET_STRING, 2, 6), (axdr.VISIBLE_STRING, 0, 3),
+             axdr.LONG_UNSIGNED, (axdr.LONG, -5, 5), axdr.DOUBLE_LONG_UNSIGNED, axdr.LONG64,
+             axdr.BOOLEAN, None, (axdr.ARRAY, axdr.UNSIGNED))
+    values = (0, -1, 5, 6, 65535, 65536, 1 << 31, 1 << 32, 1 << 63, -(1 << 63) - 1, True,
+              b"", b"ab", b"abcdefg", "x", None, (axdr.LONG, 3), bytearray(b"ab"))
+
+    def outcome(f, t, v):
+        try:
+            return f(t, v)
+        except errors.AccessError as e:
+            return type(e), e.result
+    for t in types:
+        for v in values:
+            assert outcome(ic.wrap, t, v) == outcome(dtype.from_source, t, v), (t, v)
+
+
+def test_encode_into_fast_path_equals_the_generic_encoder():
+    for data in ((axdr.OCTET_STRING, b"ISK1"), (axdr.VISIBLE_STRING, b""), (axdr.LONG, -2),
+                 (axdr.DOUBLE_LONG_UNSIGNED, 1 << 31), (axdr.LONG64, -(1 << 62)),
+                 (axdr.OCTET_STRING, bytes(130)), (axdr.LONG_UNSIGNED, 1 << 16),
+                 (axdr.UNSIGNED, True)):
+        for size in (None, 0, 3, 6, 140):
+            out = []
+            for f in (axdr.encode_into, axdr._put):
+                buf = None if size is None else bytearray(size)
+                try:
+                    out.append((f(buf, 1, data), buf and bytes(buf)))
+                except axdr.EncodeError as e:
+                    out.append(str(e))
+            assert out[0] == out[1], (data, size, out)
