@@ -14,7 +14,9 @@ succeeds. A ciphered context needs a key set for that client (`keys`); its reque
 glo- or general-glo-ciphered with at least the protection of `policy` (the HLS reply of a pending
 association may also come plain), and each answer uses the protection form of its request. A
 dedicated key in the (glo-ciphered) InitiateRequest lets the association's requests also come
-ded- or general-ded-ciphered under it; glo-ciphering stays accepted.
+ded- or general-ded-ciphered under it; glo-ciphering stays accepted. A request carried in
+general block transfer (dlms.gbt, window 1) is reassembled, handled as if it came alone, and
+answered in GBT blocks.
 
 Failed authentications (a wrong f(StoC), an AARQ whose CtoS or glo-initiateRequest does not
 check, a request with a bad GCM tag) are reported to the Server's `guard`, which may then refuse
@@ -37,7 +39,7 @@ except ImportError:
 from os import urandom
 
 from cosem.dtype import LazyArray
-from dlms import acse, axdr, blocks, initiate, security, xdlms
+from dlms import acse, axdr, blocks, gbt, initiate, security, xdlms
 
 _STOC_SIZE = const(16)
 _CTOS_MIN = const(8)
@@ -228,6 +230,10 @@ class Connection:
         self._answer = None
         self._set = None
         self._found = {}            # (class_id, logical name) -> row found in this association
+        self._gbt = None            # gbt.Transfer of the association, once it uses GBT
+        self._gbt_block = 0         # block-data octets per GBT block we send
+        self._gbt_get = None        # LongGet of the requests carried in GBT
+        self._gbt_answer = None
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -243,6 +249,8 @@ class Connection:
         if self.view is None or sap != self.sap:
             if not self._pre_establish(sap):
                 return _not_allowed() if _confirmed(apdu) else None
+        if tag == gbt.GBT:
+            return self._general_block(sap, apdu)
         if _CIPHERED_TAGS[tag]:
             return self._protected(apdu)
         if self.client.context == acse.CONTEXT_LN_CIPHERED and not self._hls_reply(apdu):
@@ -264,6 +272,9 @@ class Connection:
             self._get.abort()
         if self._set is not None:
             self._set.abort()
+        self._gbt = None
+        if self._gbt_get is not None:
+            self._gbt_get.abort()
 
     # -- association ---------------------------------------------------------------------------
 
@@ -290,6 +301,8 @@ class Connection:
         self.view = view
         self._found.clear()
         room = min(client_pdu, client.max_pdu)
+        # A GBT block is a plain APDU: only its header counts against the client's PDU.
+        self._gbt_block = room - gbt.HEAD_MAX
         if suite is not None:
             room -= _CIPHER_OVERHEAD
         self._get = blocks.LongGet(room)
@@ -477,6 +490,49 @@ class Connection:
         except security.SecurityError:
             return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OTHER_REASON)
 
+    # -- general block transfer ----------------------------------------------------------------
+
+    def _general_block(self, sap, apdu):
+        # A request in GBT blocks is reassembled and handled as if it came alone (ciphered or
+        # not, checked as usual); its answer goes back in GBT blocks. Only requests that came
+        # in GBT are answered in GBT.
+        if not self.view.conformance & initiate.GENERAL_BLOCK_TRANSFER:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_NOT_SUPPORTED)
+        t = self._gbt
+        if t is None:
+            t = self._gbt = gbt.Transfer(len(self.server.answer), self._gbt_block)
+        try:
+            request, answer = t.receive(apdu)
+        except gbt.GbtError:
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OTHER_REASON)
+        if request is None:
+            return answer
+        if request[0] == gbt.GBT or request[0] == acse.AARQ or request[0] == acse.RLRQ:
+            # The association itself is opened and released outside GBT.
+            t.reset()
+            return _exception(xdlms.STATE_SERVICE_NOT_ALLOWED, xdlms.SERVICE_OTHER_REASON)
+        rsp = self._in_gbt(sap, request)
+        if rsp is None:
+            t.reset()
+            return None
+        return t.send(rsp)
+
+    def _in_gbt(self, sap, request):
+        # The answer of a request carried in GBT: a long GET answer may use the largest APDU
+        # the server can cipher (the GBT blocks respect the client's PDU), and a longer one goes
+        # on in GET datablocks, themselves carried in GBT. A long GET outside GBT is dropped.
+        if self._gbt_get is None:
+            room = len(self.server.answer) - _CIPHER_OVERHEAD
+            self._gbt_get = blocks.LongGet(room)
+            self._gbt_answer = self.server.answer[:room]
+        plain_get, plain_answer = self._get, self._answer
+        plain_get.abort()
+        self._get, self._answer = self._gbt_get, self._gbt_answer
+        try:
+            return self.handle(sap, request)
+        finally:
+            self._get, self._answer = plain_get, plain_answer
+
     # -- xDLMS services ------------------------------------------------------------------------
 
     def _service(self, apdu):
@@ -510,6 +566,8 @@ class Connection:
 
     def _abort(self):
         self._get.abort()
+        if self._gbt_get is not None and self._gbt_get is not self._get:
+            self._gbt_get.abort()
         if self._set is not None:
             self._set.abort()
 

@@ -5,6 +5,13 @@ codes. A window closes at the first positive-going U1 zero crossing at least 195
 opened (10 cycles at 50 Hz, 12 at 60 Hz) or after 250 ms without one. At each close the exact
 integer sums are turned into live values (the `last` WindowRecord) and the window's powers are
 registered by `energy` for the window's duration.
+
+Phase sequence (three phases): every _SEQ_EVERY windows one window also runs the phase pass with
+U1 as its voltage and U2 as its current channel. Its quarter-period sum U1[n-k] * U2[n] is
+-sin(a) / 2 of the two amplitudes for U2 at angle a to U1: positive when U2 lags U1 (a = -120
+deg, sequence L1-L2-L3), negative when it leads (reversed). `last.sequence` keeps the answer
+until the next check: 1 L1-L2-L3, -1 reversed, 0 unknown (no check yet, or |sin a| < 1/2: a
+missing voltage, phases almost in line).
 """
 import math
 
@@ -19,13 +26,15 @@ _F_MAX = 70
 _FX = 30                # fixed-point bits of the tap weights
 _FX_ONE = 1 << _FX
 _PI = math.pi
+_SEQ_EVERY = 25         # windows between two phase sequence checks (~5 s at 50 Hz)
 
 
 class WindowRecord:
     """Results of the last closed window, updated in place at every close.
 
     Integers: t_us (end instant, meter us), dt_us, frames, closed_by (1 crossing, 2 timeout),
-    seq (windows so far), f_chz (0.01 Hz, 0 when U1 gave no two accepted crossings); per phase
+    seq (windows so far), f_chz (0.01 Hz, 0 when U1 gave no two accepted crossings), sequence
+    (phase sequence: 1 L1-L2-L3, -1 reversed, 0 unknown or single phase); per phase
     lists u_mv, i_ma, p_mw, q_mvar, s_mva, pf (1/1000, signed by the direction of P) and the
     energy inputs p_uw, q_uvar, s_uva; in_ma (neutral current).
     """
@@ -33,6 +42,7 @@ class WindowRecord:
     def __init__(self, phases):
         self.t_us = self.dt_us = self.frames = self.closed_by = self.seq = self.f_chz = 0
         self.in_ma = 0
+        self.sequence = 0
         self.u_mv = [0] * phases
         self.i_ma = [0] * phases
         self.p_mw = [0] * phases
@@ -75,6 +85,11 @@ class Metrology:
                     for p in range(n)]
         self._rings = [layout.new_ring(ring) for _ in range(n)]
         self._stn = layout.new_state(self._stride, 0, self._stride - 1, ring)
+        # Phase sequence pass: U1 as the voltage, U2 as the current channel.
+        self._seq_st = layout.new_state(self._stride, 0, 2, ring) if n == 3 else None
+        self._seq_ring = layout.new_ring(ring) if n == 3 else None
+        self._seq_on = False        # the open window runs the sequence pass
+        self._seq_wait = 0          # windows to close before the next check
         st0 = self._st[0]
         st0[layout.CFG_HYST] = (1 << (bits - 1)) >> 6
         st0[layout.CFG_MAXF] = fs * _MAX_WINDOW_MS // 1000
@@ -127,6 +142,8 @@ class Metrology:
             for p in range(1, self.phases):
                 k.phase_pass(block, st[p], rings[p], start, end)
             k.rms_pass(block, self._stn, start, end)
+            if self._seq_on:
+                k.phase_pass(block, self._seq_st, self._seq_ring, start, end)
             if st0[layout.ST_CLOSE]:
                 closed += self._close(t_us + end * 1000000 // fs)
             start = end
@@ -144,12 +161,19 @@ class Metrology:
             layout.reset_window(st)
         layout.reset_window(self._stn)
         self._st[0][layout.CFG_MINF] = self._ring + 2 * self.fs // _F_MIN
+        if self._seq_st is not None:
+            # The settle window fills the sequence pass's delay line, the first one checks.
+            layout.reset_window(self._seq_st)
+            self._seq_on = True
+            self._seq_wait = 0
 
     def _set_delay(self):
         # Quarter period (+ phase correction) in whole frames at the expected frequency.
         w = 2 * _PI * self._f / self.fs
         for p in range(self.phases):
             self._st[p][layout.CFG_K] = int((_PI / 2 + self._delta[p]) / w)
+        if self._seq_st is not None:
+            self._seq_st[layout.CFG_K] = int(_PI / 2 / w)
 
     def _close(self, t_end):
         """Finish the window that ended at t_end; return 1 if it was published."""
@@ -190,7 +214,24 @@ class Metrology:
         for st in self._st:
             layout.reset_window(st)
         layout.reset_window(self._stn)
+        if self._seq_st is not None:
+            if published and self._seq_on:
+                rec.sequence = self._sequence(n)
+                self._seq_wait = _SEQ_EVERY
+            elif self._seq_wait:
+                self._seq_wait -= 1
+            self._seq_on = not self._seq_wait
+            layout.reset_window(self._seq_st)
         return published
+
+    def _sequence(self, n):
+        # Sign of the quarter-period cross sum U1[n-k] * U2[n] (DC removed), trusted when
+        # |sin a| >= 1/2, i.e. 4 q^2 > var(U1) var(U2) (both variances n^2 times).
+        su, s2, uu, u2u2, _, uk2, _ = layout.sums(self._seq_st, n)
+        q = n * uk2 - su * s2
+        if 4 * q * q <= (n * uu - su * su) * (n * u2u2 - s2 * s2):
+            return 0
+        return 1 if q > 0 else -1
 
     def _frequency(self):
         # Interpolated crossing instants t = pos - b / (b - a) (frames); f over (count - 1)

@@ -28,9 +28,10 @@ from cosem.security_setup import SecuritySetup
 SERVER_SAP = 1
 
 # The services dlms.server carries out, offered to every client (each request is checked
-# against the negotiated block): priority-mgmt, block transfer with GET and with SET,
-# multiple-references, get, set, selective-access, event-notification, action.
-CONFORMANCE = 0x005A1F
+# against the negotiated block): general-block-transfer (window 1), priority-mgmt, block
+# transfer with GET and with SET, multiple-references, get, set, selective-access,
+# event-notification, action.
+CONFORMANCE = 0x205A1F
 
 # Clients (IDIS package 2). The 0-0:40.0.n instance numbers are our choice (not verified
 # against IDIS); the pre-established client uses the management client's security setup.

@@ -5,6 +5,10 @@ Thresholds (class 3, management writes them): sag 1-0:12.31.0, swell 12.35.0, mi
 52, 72): sag and swell counters C.32.0 / C.36.0 (class 1, long-unsigned, saturating), magnitude
 and duration of the last sag C.34.0 / C.33.0 and swell C.38.0 / C.37.0, average voltage C.24.0
 (class 3); daily peak and minimum voltage of the previous day 0-0:128.8.x1 / x3 (x = phase).
+
+MT382 per-phase power failures (runtime.logs, application spec section 14): failures 0-0:96.7.1-3
+and long failures 0-0:96.7.6-8 (class 1, long-unsigned, saturating), duration of the last long
+failure 0-0:96.7.16-18 (class 3, s).
 """
 from dlms import axdr
 from cosem import register
@@ -38,3 +42,10 @@ def rows(phases):
         yield "1-0:%d.24.0" % c, Register, "pq.average" + s, VOLT, READ
         yield "0-0:128.8.%d1" % (p + 1), Register, "pq.daily_max" + s, VOLT, READ
         yield "0-0:128.8.%d3" % (p + 1), Register, "pq.daily_min" + s, VOLT, READ
+    if phases == 3:
+        for p in range(phases):
+            s = ".L%d" % (p + 1)
+            yield "0-0:96.7.%d" % (p + 1), Data, "power_failure.count" + s, axdr.LONG_UNSIGNED, READ
+            yield ("0-0:96.7.%d" % (p + 6), Data, "power_failure.long_count" + s,
+                   axdr.LONG_UNSIGNED, READ)
+            yield "0-0:96.7.%d" % (p + 16), Register, "power_failure.duration" + s, DURATION, READ

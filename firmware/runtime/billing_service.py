@@ -413,6 +413,10 @@ class BillingService(Service):
         def write(value):
             p, n = self.periods[i]
             if is_period:
+                # The certification row first: a power cut never leaves a change without it.
+                demand_register.check_period(value, n)
+                self.meter.notify("certification", "demand.%s.period" % QUANTITIES[i], p,
+                                  value)
                 self.set_period(i, value, n)
             else:
                 self.set_period(i, p, value)

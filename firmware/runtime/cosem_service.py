@@ -18,7 +18,8 @@ The clock's methods adjust_to_quarter / _measuring_period / _minute, preset_adju
 adjust_to_preset_time and shift_time set the board clock too; every change of the time raises
 events 4 (old time) and 5 (new time). Security setup key transfer and activation
 (runtime.key_transfer) rekey the server for new associations and keep the keys in the NV keys
-record.
+record (EK, AK, policy) and keys_ext record (broadcast key, master key); a transferred master key
+wraps the next transfers.
 """
 import struct
 
@@ -83,7 +84,10 @@ class MeterSources(DictSources):
         self.rule = load_rule(meter.store)
         self.suite = None       # the management client's Suite0, once the server exists
         self.app = None         # the Server, once it exists (key transfer rekeys it)
-        self.kek = key_transfer.DEFAULT_KEK
+        self.kek = key_transfer.DEFAULT_KEK     # master key: unwraps the next key transfer
+        # Global broadcast key (None until transferred): stored only, the server takes no
+        # broadcast requests.
+        self.bk = None
         self.keys = (TEST_EK, TEST_AK)      # (EK, AK) of the management key set
         self._staged = None     # passive calendar tables written but not yet consistent
         g = self.getters
@@ -202,6 +206,10 @@ class MeterSources(DictSources):
 
     def _set_shift_limit(self, seconds):
         clock_settings.check_shift_limit(seconds)
+        # The certification row first: a power cut never leaves a change without its row (a
+        # meter stand-in without services has no notify).
+        if getattr(self.meter, "notify", None) is not None:
+            self.meter.notify("certification", "clock.shift_limit", self.shift_limit, seconds)
         self.meter.store.write(KEY_CLOCK, clock_settings.pack(self.rule, seconds))
         self.shift_limit = seconds
 
@@ -245,16 +253,25 @@ class MeterSources(DictSources):
 
     def _key_transfer(self, items):
         got = key_transfer.unwrap_all(self.kek, items)
-        ek = got.get(key_transfer.KEY_EK, self.keys[0])
-        ak = got.get(key_transfer.KEY_AK, self.keys[1])
-        # NV first: if the write fails nothing has changed.
-        self.meter.store.write(KEY_KEYS, key_transfer.pack(self.values["sec0.security_policy"],
-                                                           ek, ak))
-        self.suite = self.app.rekey(common.CLIENTS[common.MANAGEMENT].sap, ek, ak)
-        self.keys = (ek, ak)
+        # One NV record per transfer (unwrap_all refuses a mix): the record store replaces it
+        # atomically, so a power cut leaves all the old keys or all the new ones. NV first: if
+        # the write fails nothing has changed.
+        if key_transfer.KEY_BK in got or key_transfer.KEY_MK in got:
+            bk = got.get(key_transfer.KEY_BK, self.bk)
+            mk = got.get(key_transfer.KEY_MK, self.kek)
+            self.meter.store.write(key_transfer.KEY_EXT, key_transfer.pack_ext(bk, mk))
+            self.bk = bk
+            self.kek = mk
+        else:
+            ek = got.get(key_transfer.KEY_EK, self.keys[0])
+            ak = got.get(key_transfer.KEY_AK, self.keys[1])
+            self.meter.store.write(KEY_KEYS, key_transfer.pack(
+                self.values["sec0.security_policy"], ek, ak))
+            self.suite = self.app.rekey(common.CLIENTS[common.MANAGEMENT].sap, ek, ak)
+            self.keys = (ek, ak)
         if getattr(self.meter, "events", None) is not None:
             self.meter.raise_event(_EVENT_KEYS_CHANGED)
-        log.info("key transfer: key ids %s set for new associations", sorted(got))
+        log.info("key transfer: key ids %s set", sorted(got))
         return None
 
     def _invocation_counter(self):
@@ -490,6 +507,17 @@ def _load_keys(store):
     return 3, TEST_EK, TEST_AK
 
 
+def _load_ext_keys(store):
+    # (broadcast key or None, master key) from NV, or none and the Green Book test KEK.
+    raw = store.read(key_transfer.KEY_EXT)
+    if raw is not None:
+        try:
+            return key_transfer.unpack_ext(raw)
+        except ValueError as e:
+            log.error("%s: test master key in use", e)
+    return None, key_transfer.DEFAULT_KEK
+
+
 def build(meter, serial=DEFAULT_SERIAL, keys=None, guard=None):
     """(Server, sources) of the meter's model; `keys` {client SAP: (EK, AK)} defaults to the
     keys of the NV keys record (the Green Book test keys until a key transfer) for the
@@ -506,6 +534,7 @@ def build(meter, serial=DEFAULT_SERIAL, keys=None, guard=None):
     if msap in keys:
         src.keys = keys[msap]
     src.values["sec0.security_policy"] = policy
+    src.bk, src.kek = _load_ext_keys(meter.store)
     app = server.Server(model, title, keys, key_transfer.POLICY_SC[policy],
                         guard=AuthGuard() if guard is None else guard)
     if getattr(meter, "events", None) is not None:

@@ -23,7 +23,7 @@ RECORDS = (
     ("calendar", 1024),     # activity calendar, active and passive (records.pack_calendar)
     ("special", 512),       # special days table (records.pack_special_days)
     ("profiles", 64),       # profile periods, profile_entries, pending status (runtime.profiles)
-    ("logs", 64),           # alive instant, power failure counters, log sizes (runtime.logs)
+    ("logs", 64),           # logs record version 1 of older firmware: only read (see logs2)
     ("billing", 1024),      # maxima, cumulative maxima, counter, last billing (core.billing)
     ("billing_cfg", 256),   # demand periods, end of billing schedule (runtime.billing_service)
     ("alarms", 32),         # alarm registers, filters, descriptors (runtime.alarms)
@@ -36,6 +36,8 @@ RECORDS = (
     ("switch_cfg", 800),    # limiter, monitor, disconnect scheduler settings (runtime.switching)
     ("tariff_ctl", 12),     # tariff switch source, manual activation (runtime.tariff_service)
     ("push_sched", 64),     # push action schedule: type, execution times, handled up to
+    ("keys_ext", 40),       # broadcast and master keys (runtime.key_transfer)
+    ("logs2", 128),         # alive instant, power failure counters, log sizes (runtime.logs)
 )
 
 # (name, entry size in bytes, nominal capacity in entries)
@@ -55,6 +57,7 @@ RINGS = (
     ("log.mbus_control_3", 5, 20),
     ("log.mbus_control_4", 5, 20),
     ("log.power_failure", 8, 30),       # power failure event log: {end, duration}
+    ("log.certification", 18, 50),      # certification data log: {time, OBIS, old, new}
 )
 
 

@@ -3,10 +3,15 @@ newest measured window once a meter second, its events raised through the one ev
 objects as COSEM sources.
 
 Events: 76-78 sag, 79-81 swell, 82-84 voltage missing, 85-87 voltage normal (L1-L3), 90 voltage
-asymmetry (MT382), 89 missing neutral. During an analytic `advance` (no window is measured) the
+asymmetry (MT382), 89 missing neutral, 88 wrong phase sequence (MT382: the metrology's sequence
+check says reversed for `fault_s`). During an analytic `advance` (no window is measured) the
 phase voltages are the front end's analytic values when it has them (host board), held since the
 last instant evaluated, and the service is due on the quarter hours; the neutral check waits for
 measured windows.
+
+On the MT382 each phase's presence goes to runtime.logs (per-phase power failures) with
+meter.notify("phase_voltage", phase, missing, t_s): missing when the level is MISSING, present
+again when it leaves MISSING; after a boot, once the phase is seen present or missing.
 
 NV: the thresholds in the record "pq" (written when a client changes one), the sag and swell
 counters, magnitudes and durations in the record "pq_state" (written at each level change, which
@@ -31,6 +36,7 @@ _ANALYTIC_S = 900           # during analytic steps: due on the quarter hours (n
 _LEVEL_EVENT = {pq.SAG: 76, pq.SWELL: 79, pq.MISSING: 82, pq.NORMAL: 85}
 _ASYMMETRY = 90
 _MISSING_NEUTRAL = 89
+_WRONG_SEQUENCE = 88
 _COUNT_MAX = 0xFFFF
 
 # Setting source name -> Settings attribute.
@@ -71,7 +77,9 @@ class PowerQuality(Service):
         self.average = [pq.Average(AVERAGE_PERIOD_S) for _ in range(n)]
         self.asymmetry = pq.Persistent()
         self.neutral = pq.Persistent()
+        self.sequence = pq.Persistent()
         self._u = [0] * n
+        self._missing = [None] * n      # per phase as last told (None: not since the boot)
         self._seq = -1
         self._t_window = self._t_tick = 0
         self._due = None
@@ -117,12 +125,14 @@ class PowerQuality(Service):
             lv.reset()
         self.asymmetry = pq.Persistent()
         self.neutral = pq.Persistent()
+        self.sequence = pq.Persistent()
         self.daily = [pq.Daily() for _ in self.levels]
         self.average = [pq.Average(AVERAGE_PERIOD_S) for _ in self.levels]
         self._seq = -1
         self._t_window = self._t_tick = now_s
         self._due = now_s
         self._day_end = 0
+        self._missing = [None] * len(self.levels)
 
     def next_due(self, now_s):
         if not self.meter.powered:
@@ -145,6 +155,7 @@ class PowerQuality(Service):
             lv.resync()
         self.asymmetry.resync()
         self.neutral.resync()
+        self.sequence.resync()
         self._t_window = self._t_tick = new_s
         self._due = new_s
         self._day_end = 0
@@ -190,6 +201,9 @@ class PowerQuality(Service):
                     pq.expected_neutral(w.i_ma, w.p_mw, w.q_mvar, w.s_mva), w.in_ma,
                     self.settings), now_s, self.settings.fault_s):
                 self._raise(_MISSING_NEUTRAL, self.neutral.at)
+            if len(u) == 3 and self.sequence.update(w.sequence < 0, now_s,
+                                                    self.settings.fault_s):
+                self._raise(_WRONG_SEQUENCE, self.sequence.at)
 
     def _voltages(self, u, now_s):
         changed = False
@@ -200,6 +214,8 @@ class PowerQuality(Service):
             if level is not None:
                 changed = True
                 self._raise(_LEVEL_EVENT[level] + p, lv.at)
+            if len(u) > 1:
+                self._presence(p, u[p], lv.at if level is not None else now_s)
             self.daily[p].update(u[p], day)
             self.average[p].update(u[p], now_s)
         if changed:
@@ -207,6 +223,15 @@ class PowerQuality(Service):
         if len(u) > 1 and self.asymmetry.update(
                 pq.asymmetry(u) > self.settings.asymmetry_pct, now_s, self.settings.fault_s):
             self._raise(_ASYMMETRY, self.asymmetry.at)
+
+    def _presence(self, p, u, t_s):
+        missing = self.levels[p].state == pq.MISSING
+        # After a boot the level starts NORMAL: a low voltage waits for its time threshold.
+        if missing == self._missing[p] or (self._missing[p] is None and not missing and
+                                            u < self.settings.missing_mv):
+            return
+        self._missing[p] = missing
+        self.meter.notify("phase_voltage", p, missing, t_s)
 
     def _raise(self, code, t_s):
         self.meter.events.raise_event(code, t_s)

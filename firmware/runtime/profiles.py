@@ -277,6 +277,8 @@ class Profiles(service.Service):
                 if v != p.period:
                     raise ValueError("capture period not supported")
                 return
+            # The certification row first: a power cut never leaves a change without its row.
+            self.meter.notify("certification", k + ".capture_period", p.period, v)
             p.period = v
             if self.meter.powered:
                 p.due = next_capture(self.meter.board.clock.now(), v, self._rule())

@@ -19,7 +19,9 @@ the methods of `Service` (subclass it and override what you need). The Meter cal
 
 Services talk to each other through the Meter: `meter.events` (core.events.Events, the one event
 path to logs, alarms and push), `meter.raise_event(code)`, and `meter.listen(name, fn)` /
-`meter.notify(name, *args)` for meter-wide happenings ("billing": the end of a billing period ran).
+`meter.notify(name, *args)` for meter-wide happenings ("billing": the end of a billing period ran;
+"certification": a metrological parameter changed; "phase_voltage": a phase lost or regained
+its voltage).
 """
 
 

@@ -1,6 +1,7 @@
 # MicroPython-only checks of dlms.server: the spec association vectors (plain and HLS-GMAC with
 # a glo-ciphered InitiateRequest), pass 3/4 and ciphered GETs with security.Suite0 as the
-# client, object_list block transfer, and a heap that stays bounded over a long session.
+# client, object_list block transfer (service-specific and general), and a heap that stays
+# bounded over a long session.
 import gc
 
 from cosem.association import Client
@@ -151,3 +152,40 @@ def test_dedicated_key():
     glo.tx_ic = ded.tx_ic
     tag, _, body = security.parse(conn.handle(1, bytes(glo.protect(0x30, GET_ENERGY, 0xC8))))
     check(tag == 0xCC, "glo- still accepted")
+
+
+def test_general_block_transfer():
+    # A public client offered every service of the meter proposes GBT with a PDU of 64: the
+    # object list requested in three GBT blocks comes back in GBT blocks of at most 64 octets
+    # that reassemble to the plain answer (about 500 octets: one APDU in GBT).
+    from dlms import gbt
+    clients = (Client(16, "public", 1, 1, 0, conformance=common.CONFORMANCE),
+               Client(1, "management", 2, 3, 5, security_setup="0-0:43.0.0"),
+               Client(102, "preestablished", 3, 3, 0, security_setup="0-0:43.0.0",
+                      pre_established=True))
+    values = dict(common.SETTINGS)
+    values.update({"id.ldn": b"ISK1030000001234"})
+    model = Model(me382.rows(), clients, DictSources(values=values), 1)
+    app = server.Server(model, SERVER_TITLE, {1: (EK, AK)})
+    conn = app.connection()
+    aarq = h("60 1D A1 09 06 07 60 85 74 05 08 01 01 BE 10 04 0E 01 00 00 00 06 5F 1F 04 00 20"
+             " 7E 1F 00 40")
+    check(conn.handle(16, aarq)[:4] == h("61 29 A1 09"), "AARE")
+    rsp = None
+    for bn, part in ((1, GET_OBJECTS[:5]), (2, GET_OBJECTS[5:10]), (3, GET_OBJECTS[10:])):
+        rsp = conn.handle(16, gbt.encode(gbt.LAST | 1 if bn == 3 else 1, bn, 0, part))
+        check(rsp[0] == 0xE0, "GBT answer")
+    got = b""
+    bn = 4
+    while True:
+        check(len(rsp) <= 64, "block fits the client's PDU")
+        control, sbn, ack, data = gbt.decode(rsp)
+        got += data
+        if control & gbt.LAST:
+            break
+        rsp = conn.handle(16, gbt.encode(1, bn, sbn, b""))
+        bn += 1
+    check(got[:4] == h("C4 01 C1 00") and len(got) > 400, "Get-Response-Normal")
+    plain = app.connection()
+    check(plain.handle(16, aarq.replace(h("00 40"), h("04 00"))) is not None, "AARE 1024")
+    check(plain.handle(16, GET_OBJECTS) == got, "same as the plain answer")
