@@ -82,7 +82,7 @@ class MeterSources(DictSources):
         DictSources.__init__(self, values=dict(common.SETTINGS))
         self.meter = meter
         self.rule = load_rule(meter.store)
-        self.suite = None       # the management client's Suite0, once the server exists
+        self.suite = None       # the management Suite0 (answers, pushes), once the server exists
         self.app = None         # the Server, once it exists (key transfer rekeys it)
         self.kek = key_transfer.DEFAULT_KEK     # master key: unwraps the next key transfer
         # Global broadcast key (None until transferred): stored only, the server takes no
@@ -268,6 +268,9 @@ class MeterSources(DictSources):
             self.meter.store.write(KEY_KEYS, key_transfer.pack(
                 self.values["sec0.security_policy"], ek, ak))
             self.suite = self.app.rekey(common.CLIENTS[common.MANAGEMENT].sap, ek, ak)
+            # The answer to this transfer still goes out under the old keys with the next
+            # counter: the new keys (pushes, new associations) start after it, not on it.
+            self.suite.tx_ic += 1
             self.keys = (ek, ak)
         if getattr(self.meter, "events", None) is not None:
             self.meter.raise_event(_EVENT_KEYS_CHANGED)

@@ -9,13 +9,25 @@ Three push setups, each also pushed by its method 1:
 
 A push reads the attributes of its push_object_list through the COSEM model exactly as a GET
 would (an object or attribute that cannot be read is sent as null-data), builds a Data-Notification
-{long-invoke-id-and-priority, clock date-time, structure of the values}, wraps it in a COSEM
-wrapper frame (source wPort 1, the server; destination wPort 102, the pre-established client) and
-sends it over TCP to "host:port" of send_destination_and_method. Sending is an asyncio task: a
-failed attempt (refused, timed out) is retried number_of_retries times after repetition_delay
-seconds, then counted as failed and logged; the meter never waits for it. The notification is
-plain (not ciphered). The settings are kept in the NV record "push", the schedule (type,
-execution times, the instant up to which executions were handled) in "push_sched".
+{long-invoke-id-and-priority, clock date-time, structure of the values}, protects it as the
+management client's security policy asks, wraps it in a COSEM wrapper frame (source wPort 1, the
+server; destination wPort 102, the pre-established client) and sends it over TCP to "host:port" of
+send_destination_and_method. Sending is an asyncio task: a failed attempt (refused, timed out) is
+retried number_of_retries times after repetition_delay seconds with the same frame, then counted
+as failed and logged; the meter never waits for it.
+
+Protection: with security policy 1..3 (sec0.security_policy) the notification goes as
+general-glo-ciphering (DB, the server's system title, the policy's security control byte, the
+invocation counter, ciphertext and/or tag) under the management client's global keys (EK, AK,
+those of the last key transfer). Its invocation counter is the next one of the management
+security suite (the suite the server uses for that key set, kept ahead in NV by the COSEM
+service), so pushes and answers share one counter that never repeats under a key. Policy 0 sends
+it plain, and so does a meter without a COSEM server (no security context; said once on the
+console). A notification that cannot be protected is not sent (counted as failed), never sent
+plain instead.
+
+The settings are kept in the NV record "push", the schedule (type, execution times, the instant
+up to which executions were handled) in "push_sched".
 """
 import asyncio
 import random
@@ -25,9 +37,9 @@ from core import civil, dst, schedule
 from cosem import dtype, errors
 from cosem import push_setup as ps
 from cosem import single_action_schedule as sas
-from dlms import axdr
+from dlms import axdr, security
 from links import wrapper
-from runtime import log
+from runtime import key_transfer, log
 from runtime.service import Service
 
 try:
@@ -210,6 +222,7 @@ class Push(Service):
         self._busy = [False] * len(SETUPS)
         self._again = [False] * len(SETUPS)
         self._invoke_id = 0
+        self._said_plain = False    # the console was told that pushes go plain
         self.kind = 1
         self.entries = DEFAULT_ENTRIES
         self._done = None           # executions handled up to (UTC s), as kept in NV
@@ -395,7 +408,7 @@ class Push(Service):
         if not in_window(s[2][1], self._local_now()):
             log.info("push %s: outside its communication window, not sent", name)
             return
-        frame = wrapper.encode(_SERVER_WPORT, _CLIENT_WPORT, self.notification(i))
+        frame = wrapper.encode(_SERVER_WPORT, _CLIENT_WPORT, self.protect(self.notification(i)))
         for attempt in range(s[4] + 1):
             if attempt:
                 await asyncio.sleep(s[5])
@@ -468,6 +481,23 @@ class Push(Service):
         body = axdr.encode((_S, self.values(i)))
         return (struct.pack(">BIB", _DATA_NOTIFICATION, self._invoke_id, len(when)) + when
                 + body)
+
+    def protect(self, apdu):
+        """`apdu` as the management client's security policy asks: general-glo-ciphered under
+        its global keys and the next invocation counter of its security suite (a view valid
+        until that suite protects again), or plain for policy 0 or without a COSEM server."""
+        sc = key_transfer.POLICY_SC[self.sources.values["sec0.security_policy"]]
+        if not sc:
+            return apdu
+        # build() sets the suite together with the model the push waited for; a meter stand-in
+        # without a server has none.
+        suite = getattr(self.sources, "suite", None)
+        if suite is None:
+            if not self._said_plain:
+                self._said_plain = True
+                log.warning("push: no COSEM server security context, notifications sent plain")
+            return apdu
+        return suite.protect(sc, apdu, security.GENERAL_GLO)
 
 
 def make(meter):
