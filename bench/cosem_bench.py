@@ -8,8 +8,12 @@ a temporary directory) under the real micropython binary and talks to its COSEM 
 1. Server CPU per GET, from the firmware process's own accounting (`/proc/<pid>/task/*/schedstat`,
    nanoseconds; `utime + stime` of `/proc/<pid>/stat` where schedstat is missing) over a loaded
    window, less the idle CPU of the same process over idle windows before and after (the sampling
-   loop runs in real time and keeps its share): plain GET by the public client (0-0:42.0.0 attr 2)
-   and ciphered GET by the management client after HLS-GMAC (1-0:1.8.0 attr 2).
+   loop runs in real time and keeps its share), split into user and kernel time (`utime`,
+   `stime`): plain GET by the public client (0-0:42.0.0 attr 2) and ciphered GET by the
+   management client after HLS-GMAC (1-0:1.8.0 attr 2). Each is also given against the
+   transport floor measured first in the same run: `links.tcp_wrapper` on MicroPython asyncio
+   in front of a server that answers repeated requests from a table (`_CANNED`), with the same
+   clients; what the firmware spends above it is its COSEM work.
 2. Requests/s and p50/p99 latency with 1 and 4 concurrent associations (processes, each with
    its own connection), plain and ciphered; then the front-end overruns from `status`.
    The associations of client 1 share the server's one invocation counter per key set, so with
@@ -69,32 +73,8 @@ def free_port():
 
 # ---------------------------------------------------------------- the firmware process
 
-class Firmware:
-    """firmware/main.py as a child process; always killed by `stop()`."""
-
-    def __init__(self, heapsize=None, mpy_dir=None):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.wrapper_port = free_port()
-        self.control_port = free_port()
-        args = ["--model", MODEL, "--state", self.tmp.name, "--start", "2026-01-15T12:00:00",
-                "--control-port", str(self.control_port),
-                "--wrapper-port", str(self.wrapper_port), "--optical-port", "0",
-                "--duration", "120"]
-        cmd = [mpy.MICROPYTHON]
-        if heapsize:
-            cmd += ["-X", "heapsize=" + heapsize]
-        env = None
-        if mpy_dir is None:
-            cmd += [os.path.join(mpy.FIRMWARE, "main.py")] + args
-        else:
-            # The same firmware from precompiled .mpy modules: no compiler in the heap.
-            env = dict(os.environ)
-            env["MICROPYPATH"] = ":".join((os.path.join(mpy_dir, "firmware"),
-                                           os.path.join(mpy_dir, "host"), ".frozen"))
-            cmd += ["-c", "import sys, main\nsys.exit(main.main(%r))" % (args,)]
-        self.log = open(os.path.join(self.tmp.name, "log"), "w+")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     env=env)
+class Process:
+    """A micropython child process serving the COSEM wrapper on `wrapper_port`."""
 
     def wait_ready(self, timeout=10.0):
         """True once the wrapper port accepts a connection; False if the process died first."""
@@ -123,9 +103,57 @@ class Firmware:
                     total += int(f.read().split()[0])
             return total / 1e9
         except (OSError, ValueError, IndexError):
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return sum(self.cpu_split())
+
+    def cpu_split(self):
+        """(user, kernel) CPU seconds used so far, in clock ticks (1/100 s here)."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-1500:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.log.close()
+        self.tmp.cleanup()
+
+
+class Firmware(Process):
+    """firmware/main.py as a child process; always killed by `stop()`."""
+
+    def __init__(self, heapsize=None, mpy_dir=None):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.wrapper_port = free_port()
+        self.control_port = free_port()
+        args = ["--model", MODEL, "--state", self.tmp.name, "--start", "2026-01-15T12:00:00",
+                "--control-port", str(self.control_port),
+                "--wrapper-port", str(self.wrapper_port), "--optical-port", "0",
+                "--duration", "120"]
+        cmd = [mpy.MICROPYTHON]
+        if heapsize:
+            cmd += ["-X", "heapsize=" + heapsize]
+        env = None
+        if mpy_dir is None:
+            cmd += [os.path.join(mpy.FIRMWARE, "main.py")] + args
+        else:
+            # The same firmware from precompiled .mpy modules: no compiler in the heap.
+            env = dict(os.environ)
+            env["MICROPYPATH"] = ":".join((os.path.join(mpy_dir, "firmware"),
+                                           os.path.join(mpy_dir, "host"), ".frozen"))
+            cmd += ["-c", "import sys, main\nsys.exit(main.main(%r))" % (args,)]
+        self.log = open(os.path.join(self.tmp.name, "log"), "w+")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     env=env)
 
     def control(self, cmd):
         """One request on the control channel; the decoded reply."""
@@ -142,20 +170,57 @@ class Firmware:
                 data += chunk
         return json.loads(data)
 
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-1500:]
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.log.close()
-        self.tmp.cleanup()
+
+# The transport floor: the firmware's own wrapper transport (links.tcp_wrapper on MicroPython
+# asyncio) in front of a server that answers every request it has seen before from a table
+# (the real server answers the first one). What the firmware spends above this per GET is its
+# COSEM work; this is what any server on this transport pays for the socket and the scheduler.
+_CANNED = """
+import asyncio
+import models
+from cosem.sources import DictSources
+from dlms import server
+from links import tcp_wrapper
+from models import common
+values = dict(common.SETTINGS)
+values['id.ldn'] = b'ISK0000000000001'
+real = server.Server(models.load(%r, DictSources(values=values)), b'ISK' + bytes(5))
+answers = {}
+class Canned:
+    def __init__(self, conn):
+        self.conn = conn
+    def handle(self, sap, apdu):
+        key = bytes(apdu)
+        rsp = answers.get(key)
+        if rsp is None:
+            rsp = answers[key] = bytes(self.conn.handle(sap, apdu))
+        return rsp
+    def close(self):
+        self.conn.close()
+class App:
+    def connection(self):
+        return Canned(real.connection())
+async def main():
+    await tcp_wrapper.serve(App(), %d)
+    await asyncio.sleep(%d)
+asyncio.run(main())
+"""
+
+
+class CannedServer(Process):
+    """The transport floor (`_CANNED`) as a child process; always killed by `stop()`."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.wrapper_port = free_port()
+        env = dict(os.environ)
+        env["MICROPYPATH"] = ".frozen:" + mpy.FIRMWARE
+        self.log = open(os.path.join(self.tmp.name, "log"), "w+")
+        self.proc = subprocess.Popen([mpy.MICROPYTHON, "-c", _CANNED % (MODEL, self.wrapper_port,
+                                                                        int(WALL_LIMIT))],
+                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     env=env)
 
 
 # ---------------------------------------------------------------- associations
@@ -285,7 +350,7 @@ def loaded_window(fw, ciphered, n):
         p.start()
     while time.monotonic() < start_at:
         time.sleep(0.001)
-    c0, w0 = fw.cpu_s(), time.monotonic()
+    c0, w0, s0 = fw.cpu_s(), time.monotonic(), fw.cpu_split()
     results = []
     deadline = until + 10
     for _ in range(n):
@@ -293,7 +358,7 @@ def loaded_window(fw, ciphered, n):
             results.append(out.get(timeout=max(0.1, deadline - time.monotonic())))
         except Exception:
             results.append(([], 0, "worker gave no result"))
-    c1, w1 = fw.cpu_s(), time.monotonic()
+    c1, w1, s1 = fw.cpu_s(), time.monotonic(), fw.cpu_split()
     for p in procs:
         p.join(timeout=2)
         if p.is_alive():
@@ -302,14 +367,33 @@ def loaded_window(fw, ciphered, n):
     errors = sum(r[1] for r in results)
     failures = [r[2] for r in results if r[2]]
     # The CPU window runs to the last result; every request counted falls inside it.
-    return c1 - c0, w1 - w0, lat, errors, failures
+    return Window(c1 - c0, w1 - w0, (s1[0] - s0[0], s1[1] - s0[1]), lat, errors, failures)
+
+
+class Window:
+    """What one loaded window measured: CPU seconds (total, and (user, kernel) in clock
+    ticks), wall seconds, latencies of the answered GETs, refused GETs, failed associations."""
+
+    def __init__(self, cpu, wall, split, lat, errors, failures):
+        self.cpu, self.wall, self.split = cpu, wall, split
+        self.lat, self.errors, self.failures = lat, errors, failures
+
+    def per_get(self, idle=(0.0, 0.0, 0.0)):
+        """(total, user, kernel) CPU microseconds per answered GET, less the idle rates."""
+        n = len(self.lat)
+        if not n:
+            return (float("nan"),) * 3
+        used = (self.cpu, self.split[0], self.split[1])
+        return tuple((u - rate * self.wall) / n * 1e6 for u, rate in zip(used, idle))
 
 
 def idle_rate(fw, seconds):
-    """CPU seconds per wall second of the firmware with no requests."""
-    c0, w0 = fw.cpu_s(), time.monotonic()
+    """(total, user, kernel) CPU seconds per wall second of the process with no requests."""
+    c0, w0, s0 = fw.cpu_s(), time.monotonic(), fw.cpu_split()
     time.sleep(seconds)
-    return (fw.cpu_s() - c0) / (time.monotonic() - w0)
+    wall = time.monotonic() - w0
+    s1 = fw.cpu_split()
+    return (fw.cpu_s() - c0) / wall, (s1[0] - s0[0]) / wall, (s1[1] - s0[1]) / wall
 
 
 def pct(sorted_values, p):
@@ -324,7 +408,36 @@ GOALS = {False: 40.0, True: 120.0}
 ANCHORS = {False: (78.0, 28.0), True: (1340.0, 45.0)}   # Gurux Python (70..86: mid), Gurux C
 
 
-def bench_service():
+def bench_floor():
+    """The transport floor (`_CANNED`), plain GETs with 1 and 4 associations:
+    {associations: (total, user, kernel) us per GET}."""
+    srv = CannedServer()
+    floor = {}
+    try:
+        if not srv.wait_ready():
+            print("transport floor: the canned server did not start:\n" + srv.output())
+            return floor
+        idle = idle_rate(srv, 1.0)
+        for n in (1, 4):
+            if left() < 2 * WINDOW + 40:
+                print("out of time: transport floor x%d skipped" % n)
+                continue
+            w = loaded_window(srv, False, n)
+            if w.failures or not w.lat:
+                print("transport floor x%d failed: %s" % (n, w.failures[:1]))
+                continue
+            floor[n] = w.per_get(idle)
+            w.lat.sort()
+            print("transport floor (links.tcp_wrapper on MicroPython asyncio, answers from a "
+                  "table), %d association%s: %.0f req/s, p50 %.0f us, %.1f us CPU/GET (user "
+                  "%.1f, kernel %.1f)" % ((n, "s" if n > 1 else "", len(w.lat) / w.wall,
+                                           pct(w.lat, 50) * 1e6) + floor[n]))
+    finally:
+        srv.stop()
+    return floor
+
+
+def bench_service(floor):
     fw = Firmware()
     rows = []
     try:
@@ -339,34 +452,38 @@ def bench_service():
                 if left() < 3 * WINDOW + 5:
                     print("out of time: skipped %s x%d" % ("ciphered" if ciphered else "plain", n))
                     continue
-                cpu, wall, lat, errors, failures = loaded_window(fw, ciphered, n)
-                rows.append((ciphered, n, cpu, wall, lat, errors, failures))
+                rows.append((ciphered, n, loaded_window(fw, ciphered, n)))
                 idle.append(idle_rate(fw, WINDOW))
         after = fw.control({"cmd": "status"})["status"]
-        idle_cpu = sum(idle) / len(idle)
+        idle_cpu = tuple(sum(x[i] for x in idle) / len(idle) for i in range(3))
         print("COSEM wrapper server, model %s, real time, 127.0.0.1 (client: CPython, "
               "one process per association)" % MODEL)
         print("firmware idle CPU: %.1f%% of a core (windows: %s)"
-              % (idle_cpu * 100, ", ".join("%.1f%%" % (x * 100) for x in idle)))
-        for ciphered, n, cpu, wall, lat, errors, failures in rows:
+              % (idle_cpu[0] * 100, ", ".join("%.1f%%" % (x[0] * 100) for x in idle)))
+        for ciphered, n, w in rows:
             kind = "ciphered GET 1-0:1.8.0/2 (HLS-GMAC, AE)" if ciphered else \
                 "plain GET 0-0:42.0.0/2 (public)"
-            count = len(lat)
-            lat.sort()
-            net = cpu - idle_cpu * wall
-            per = net / count * 1e6 if count else float("nan")
+            count = len(w.lat)
+            w.lat.sort()
+            per, user, kernel = w.per_get(idle_cpu)
             print("%s, %d association%s: %d GETs in %.2f s -> %.0f req/s, p50 %.0f us, "
-                  "p99 %.0f us, %d refused" % (kind, n, "s" if n > 1 else "", count, wall,
-                                               count / wall, pct(lat, 50) * 1e6,
-                                               pct(lat, 99) * 1e6, errors))
+                  "p99 %.0f us, %d refused" % (kind, n, "s" if n > 1 else "", count, w.wall,
+                                               count / w.wall, pct(w.lat, 50) * 1e6,
+                                               pct(w.lat, 99) * 1e6, w.errors))
             gurux_py, gurux_c = ANCHORS[ciphered]
-            print("    server CPU %.1f us/GET (process %.3f s - idle %.3f s); goal <= %.0f us "
-                  "-> %.2fx goal; Gurux Python ~%.0f us -> %.2fx; Gurux C ~%.0f us -> %.2fx"
-                  % (per, cpu, idle_cpu * wall, GOALS[ciphered], per / GOALS[ciphered],
-                     gurux_py, per / gurux_py, gurux_c, per / gurux_c))
-            for f in failures:
+            print("    server CPU %.1f us/GET (user %.1f, kernel %.1f; process %.3f s - idle "
+                  "%.3f s); goal <= %.0f us -> %.2fx goal; Gurux Python ~%.0f us -> %.2fx; "
+                  "Gurux C ~%.0f us -> %.2fx"
+                  % (per, user, kernel, w.cpu, idle_cpu[0] * w.wall, GOALS[ciphered],
+                     per / GOALS[ciphered], gurux_py, per / gurux_py, gurux_c, per / gurux_c))
+            if n in floor:
+                base = floor[n]
+                print("    = %.2fx the transport floor of this run (%.1f us); above it: %.1f us "
+                      "(user %.1f, kernel %.1f)" % (per / base[0], base[0], per - base[0],
+                                                    user - base[1], kernel - base[2]))
+            for f in w.failures:
                 print("    association failed: " + f)
-            if ciphered and n > 1 and errors:
+            if ciphered and n > 1 and w.errors:
                 print("    (the %d associations of client 1 share one invocation counter: a "
                       "request overtaken by a higher counter is refused as a replay)" % n)
         print("front-end overruns: %s before, %s after the load (goal 0)"
@@ -489,11 +606,11 @@ A4 = bytes.fromhex('6055A109060760857405080103A60A04084D4D4D00000000018A0207808B
                    '9945AB0E570975CCDF51E3C79C10080119B67B67D18FBDEAB79E')
 LDN = bytes.fromhex('C001C1000100002A0000FF0200')
 ENERGY = bytes.fromhex('C001C100030100010800FF0200')
-gc.collect()
-code = gc.mem_alloc()
 values = dict(common.SETTINGS)
 values.update({'id.ldn': b'ISK0000000000001', 'energy.A+': 1234567000})
 model = models.load('mt382', DictSources(values=values))
+gc.collect()
+with_model = gc.mem_alloc()
 title = b'ISK' + bytes(5)
 app = server.Server(model, title, {1: (EK, AK)})
 pub = app.connection()
@@ -511,9 +628,18 @@ assert pub.handle(16, LDN)[:4] == bytes.fromhex('C401C100')
 tag, _, body = security.parse(mgmt.handle(1, bytes(client.protect(0x30, ENERGY, 0xC8))))
 assert bytes(client.unprotect(body, 0x30))[:4] == bytes.fromhex('C401C100')
 gc.collect()
-print('heap in use with two associations: %%d KB, of which modules %%d KB and data (model, '
-      'server, associations) %%d KB' %% (gc.mem_alloc() // 1024, code // 1024,
-                                        (gc.mem_alloc() - code) // 1024))
+used = gc.mem_alloc()
+print('heap in use with two associations: %%d KB' %% (used // 1024))
+if TIMING:
+    # The model's own data is what a second model of the same tables costs (the first one
+    # imported the table and class modules, which stay as module code).
+    again = models.load('mt382', DictSources(values=values))
+    gc.collect()
+    own = gc.mem_alloc() - used
+    del again
+    print('  = modules (bytecode, module data) %%d KB + model %%d KB + server and two '
+          'associations %%d KB' %% ((with_model - own) // 1024, own // 1024,
+                                  (used - with_model) // 1024))
 def ref():
     d = {b'ab': 1}
     x = 0
@@ -629,7 +755,7 @@ def import_breakdown(mpy_dir):
 
 def main():
     rc = bench_sansio()
-    rc |= bench_service()
+    rc |= bench_service(bench_floor())
     rc |= bench_heap()
     print("wall %.1f s" % (time.monotonic() - T0))
     return rc

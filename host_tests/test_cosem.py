@@ -367,6 +367,7 @@ def test_one_access_error_with_one_set_of_result_codes(mgmt, m):
         raise xdlms.AccessError("range", xdlms.DATA_BLOCK_UNAVAILABLE)
 
     clock = find(mgmt, "0-0:1.0.0", 8)
+    del m.sources.values["clock.time_zone"]      # a name is a stored value or a getter
     m.sources.getters["clock.time_zone"] = codec_refusal
     m.sources.setters["clock.time"] = codec_refusal
     m.sources.actions["clock.shift_time"] = codec_refusal

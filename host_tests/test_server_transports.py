@@ -214,6 +214,8 @@ async def _check_sources_bound(model):
                 if write:
                     assert name in src.setters or name in src.values, name
         assert used == set(app.model.source_names())
+        # A name is a stored value or a getter, never both (sources read values first).
+        assert not set(src.values) & set(src.getters)
         # The families of the services are among them.
         for name in ("billing1.buffer", "lp1.buffer", "log.standard.buffer", "push.alarm.push",
                      "disconnect.remote_disconnect", "limiter.threshold_normal",

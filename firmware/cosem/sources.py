@@ -16,7 +16,8 @@ Anything else is answered temporary-failure.
 
 class DictSources:
     """Sources over dictionaries: `values` (stored settings, readable and writable), `getters`
-    name -> f(), `setters` name -> f(value), `actions` name -> f(argument). A getter or setter
+    name -> f(), `setters` name -> f(value), `actions` name -> f(argument). A name is read from
+    `values` or, when it is not there, from `getters` (a name is one or the other); a setter
     takes precedence over a stored value; writing a name without a setter replaces its stored
     value (only names already present: unknown names raise KeyError)."""
 
@@ -27,10 +28,13 @@ class DictSources:
         self.actions = {} if actions is None else actions
 
     def read(self, name):
-        f = self.getters.get(name)
-        if f is not None:
-            return f()
-        return self.values[name]
+        # The small settings dict first: a miss in a large dict of similar names is slow on
+        # MicroPython (16-bit string hashes, linear probing through long clusters; 8 us for
+        # one miss among the ~660 getters of the MT382 against 0.1 us for a hit).
+        values = self.values
+        if name in values:
+            return values[name]
+        return self.getters[name]()
 
     def write(self, name, value):
         f = self.setters.get(name)
