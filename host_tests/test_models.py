@@ -391,11 +391,12 @@ def test_management_writes_every_writable_attribute_back(model):
         5: 6 * 2,       # demand registers: period, number_of_periods
         7: 2 * 2 + 14,  # load profiles 1 and 2: capture_period, profile_entries; 2 billing
                         # profiles and 12 logs: profile_entries
-        1: 1 + 3 + 6,   # tariff switch source; error register, its IE copy and filter; alarm
-                        # registers, filters and descriptors 1 and 2
+        1: 1 + 3 + 6 + 2,   # tariff switch source; error register, its IE copy and filter;
+                            # alarm registers, filters and descriptors 1 and 2; load profile
+                            # options 1 and 2
         22: 2 + 3 + 2,  # billing and push schedules: type, execution_time; disconnect
                         # schedule: executed_script too
         40: 3 * 6,      # push setups connect, interval, alarm
         70: 1, 71: 8,   # disconnect control_mode, limiter
         21: 2 * (phases + 1),               # supervision per phase and overvoltage monitors
-    }                   # 119 attributes on the ME382, 123 on the MT382
+    }                   # 121 attributes on the ME382, 125 on the MT382

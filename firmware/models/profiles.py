@@ -70,12 +70,18 @@ def capture_objects(columns):
 _LOAD = (None, "rrrbrrrb/xx", "r*")
 _BILLING_ACCESS = (None, "rrrrrrrb/xx", "r*")
 _STATUS = (None, "r*", "r*")
+_OPTIONS = (None, "rb", "r*")
+
+# Load profile options (class 1, unsigned bit field, runtime.profiles OPT_*): manufacturer-specific
+# OBIS of our choice, one per load profile.
+OPTIONS = {"lp1": "0-0:128.10.1", "lp2": "0-0:128.10.2"}
 
 
 def rows():
-    """The profile objects and their status registers."""
+    """The profile objects, their status registers and the load profile options."""
     for key, ln, status, columns in PROFILES:
         acc = _LOAD if status is not None else _BILLING_ACCESS
         yield ln, ProfileGeneric, key, (capture_objects(columns), FIFO, None), acc
         if status is not None:
             yield status, Data, key + ".status", axdr.UNSIGNED, _STATUS
+            yield OPTIONS[key], Data, key + ".options", axdr.UNSIGNED, _OPTIONS

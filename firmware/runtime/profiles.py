@@ -5,7 +5,9 @@ at instants aligned to local time, each with its status register (0-0:96.10.1 / 
 collect what happened in the interval; billing profile 1 (0-0:98.1.0) captures at every end of
 billing (the Meter's "billing" notification), billing profile 2 (0-0:98.2.0) every local
 midnight. Rows live in NV rings (runtime.nvlayout) through runtime.profile_buffer; capture
-periods, profile_entries and the pending status bits in the NV record "profiles".
+periods, profile_entries, the pending status bits and the load profile options (0-0:128.10.1 /
+.2: extra rows at power-up, at a clock change, for the intervals an outage skipped) in the NV
+record "profiles".
 """
 import struct
 
@@ -30,11 +32,20 @@ DST_ACTIVE = const(0x08)
 DATA_NOT_VALID = const(0x04)   # the interval was not measured whole (outage, clock set)
 CLOCK_INVALID = const(0x02)    # the RTC lost its time in an outage and has not been set since
 
+# Load profile option bits (0-0:128.10.1 / .2; our proposal, the manufacturer's table is lost).
+OPT_POWER_UP = const(0x01)      # a row stamped with the power-up instant
+OPT_CLOCK_CHANGE = const(0x02)  # a row stamped with the old time just before a clock set
+OPT_FILL = const(0x04)          # at power-up, a row for each capture instant the outage skipped
+OPTIONS = const(0x07)
+
 KEY = "profiles"
-_VERSION = const(1)
+_VERSION_1 = const(1)
+_VERSION = const(2)
 _REC_HEAD = "<B"
-_REC_ITEM = "<IIB"            # capture period, profile_entries, pending status
-_ITEM = const(9)
+_REC_ITEM_1 = "<IIB"          # version 1: capture period, profile_entries, pending status
+_ITEM_1 = const(9)
+_REC_ITEM = "<IIBBI"          # version 2: then options and `since` (0: unknown)
+_ITEM = const(14)
 _MASK32 = const(0xFFFFFFFF)
 _DAY = const(86400)
 _LOAD_CLEARED = const(254)    # "E-meter load profile cleared" (standard event log)
@@ -80,14 +91,53 @@ def next_capture(now_s, period, rule):
     return now_s + period
 
 
+def prev_capture(t_s, period, rule):
+    """UTC second of the last capture instant before `t_s`: the step back of next_capture
+    (next_capture of the result is at or after t_s)."""
+    if 3600 % period == 0:
+        off = (-rule.time_zone * 60) % period
+        return t_s - 1 - (t_s - 1 + off) % period
+    # Wall-clock periods: consecutive instants are period +- 1 h apart (a DST change), so the
+    # chain of next_capture from a period and an hour back reaches t_s in a few steps.
+    b = next_capture(t_s - period - 3601, period, rule)
+    for _ in range(6):
+        n = next_capture(b, period, rule)
+        if n >= t_s:
+            break
+        b = n
+    return b
+
+
+def missed(since_s, up_s, period, rule, limit):
+    """(first, count): the newest `limit` at most of the capture instants in since_s..up_s
+    (since_s excluded), `first` the oldest of them, found from up_s backwards in `count` steps
+    (an outage of years costs no more than `limit` steps)."""
+    first = prev_capture(up_s + 1, period, rule)
+    if first <= since_s:
+        return first, 0
+    count = 1
+    for _ in range(limit - 1):
+        b = prev_capture(first, period, rule)
+        if b <= since_s:
+            break
+        first = b
+        count += 1
+    return first, count
+
+
 class Profile:
-    """One profile: its buffer, capture period, pending status and next capture instant."""
+    """One profile: its buffer, capture period, pending status, options and next capture
+    instant."""
 
     def __init__(self, key, columns, buffer, status):
         self.key = key
         self.buffer = buffer
         self.period = PERIODS[key]
         self.status = 0 if status is not None else None
+        self.options = 0
+        # Every capture instant after `since` (UTC s) was captured while powered, up to the
+        # newest row (None: unknown); set at power-up, clock set, period change and reset.
+        self.since = None
         self.due = None
         plan = []
         for c in columns:
@@ -131,7 +181,8 @@ class Profiles(service.Service):
         struct.pack_into(_REC_HEAD, out, 0, _VERSION)
         pos = 1
         for p in self.items:
-            struct.pack_into(_REC_ITEM, out, pos, p.period, p.buffer.limit, p.status or 0)
+            struct.pack_into(_REC_ITEM, out, pos, p.period, p.buffer.limit, p.status or 0,
+                             p.options, p.since or 0)
             pos += _ITEM
         return bytes(out)
 
@@ -139,13 +190,22 @@ class Profiles(service.Service):
         raw = self.meter.store.read(KEY)
         if raw is None:
             return False
-        if len(raw) != 1 + _ITEM * len(self.items) or raw[0] != _VERSION:
+        n = len(self.items)
+        if raw and raw[0] == _VERSION_1 and len(raw) == 1 + _ITEM_1 * n:
+            fmt, size = _REC_ITEM_1, _ITEM_1        # older firmware: no options
+        elif raw and raw[0] == _VERSION and len(raw) == 1 + _ITEM * n:
+            fmt, size = _REC_ITEM, _ITEM
+        else:
             log.error("profiles record unusable: default settings")
             return False
         pos = 1
         for p in self.items:
-            period, limit, status = struct.unpack_from(_REC_ITEM, raw, pos)
-            pos += _ITEM
+            item = struct.unpack_from(fmt, raw, pos)
+            period, limit, status = item[:3]
+            pos += size
+            if len(item) > 3 and p.status is not None and not item[3] & ~OPTIONS:
+                p.options = item[3]
+                p.since = item[4] or None
             if (period == 0) == (PERIODS[p.key] == 0) and (period == 0 or valid_period(period)):
                 p.period = period
             try:
@@ -164,7 +224,7 @@ class Profiles(service.Service):
 
     # -- capture ------------------------------------------------------------------------------
 
-    def _values(self, p, t):
+    def _values(self, p, t, status):
         e = self.meter.energy_regs.total
         regs = self.meter.tariff_regs.regs
         out = []
@@ -172,7 +232,7 @@ class Profiles(service.Service):
             if what == _CLOCK:
                 out.append(t)
             elif what == _STATUS:
-                out.append(p.status | (DST_ACTIVE if dst.is_dst(t, self._rule()) else 0))
+                out.append(status | (DST_ACTIVE if dst.is_dst(t, self._rule()) else 0))
             elif what == _TOTAL:
                 out.append(e[k] // 1000 & _MASK32)
             elif what == _TARIFF:
@@ -195,10 +255,29 @@ class Profiles(service.Service):
 
     def capture(self, p, t, clear=True):
         """Append a row of profile `p` stamped `t` (UTC s); the pending status restarts."""
-        p.buffer.append(self._values(p, t))
+        p.buffer.append(self._values(p, t, p.status))
         if clear and p.status is not None:
             p.status = self._clock_invalid()
             self._write()
+
+    def _fill(self, p, up_s):
+        # Option OPT_FILL: the instants after both `since` and the newest row up to the boot
+        # passed while the meter was off. A cut during the fill loses nothing: the next boot
+        # starts after the newest row written.
+        since = p.since
+        n = len(p.buffer)
+        if n:
+            last = p.buffer.instant(n - 1)
+            if since is None or last > since:
+                since = last
+        if since is None:
+            return
+        rule = self._rule()
+        t, count = missed(since, up_s, p.period, rule, p.buffer.limit)
+        status = PDN | DATA_NOT_VALID | self._clock_invalid()
+        for _ in range(count):
+            p.buffer.append(self._values(p, t, status))
+            t = next_capture(t, p.period, rule)
 
     def _clock_invalid(self):
         valid = getattr(self.meter.board.clock, "valid", None)
@@ -225,6 +304,12 @@ class Profiles(service.Service):
         for p in self.items:
             if p.status is not None:
                 p.status |= PUP | DATA_NOT_VALID | (PDN if known else 0) | self._clock_invalid()
+                # Rows in time order: the outage's instants, then the power-up instant.
+                if p.options & OPT_FILL:
+                    self._fill(p, now_s)
+                if p.options & OPT_POWER_UP:
+                    self.capture(p, now_s)
+                p.since = now_s
         self._schedule(now_s)
         self._write()
 
@@ -248,10 +333,18 @@ class Profiles(service.Service):
         self._write()
 
     def clock_set(self, old_s, new_s):
+        powered = self.meter.powered
         for p in self.items:
-            if p.status is not None:
+            if p.status is None:
+                continue
+            if powered and p.options & OPT_CLOCK_CHANGE:
+                # The row closes the interval the set ends early: it was not measured whole.
                 p.status |= CLOCK_ADJUSTED | DATA_NOT_VALID
-        if self.meter.powered:
+                self.capture(p, old_s)
+            p.status |= CLOCK_ADJUSTED | DATA_NOT_VALID
+            if powered:
+                p.since = new_s     # the instants a set forward skips are not missed
+        if powered:
             self._schedule(new_s)
             self._write()
 
@@ -270,6 +363,7 @@ class Profiles(service.Service):
         g[k + ".profile_entries"] = lambda: p.buffer.limit
         if p.status is not None:
             g[k + ".status"] = lambda: p.status
+            g[k + ".options"] = lambda: p.options
 
         def set_period(v):
             # Only the load profiles change period; the billing profiles keep theirs.
@@ -281,15 +375,26 @@ class Profiles(service.Service):
             self.meter.notify("certification", k + ".capture_period", p.period, v)
             p.period = v
             if self.meter.powered:
-                p.due = next_capture(self.meter.board.clock.now(), v, self._rule())
+                now = self.meter.board.clock.now()
+                p.due = next_capture(now, v, self._rule())
+                p.since = now       # the instants of the new period before now were not due
             self._write()
 
         def set_entries(v):
             p.buffer.set_limit(v)
             self._write()
 
+        def set_options(v):
+            if not isinstance(v, int) or v & ~OPTIONS:
+                raise ValueError("load profile option bits are 0x%02x" % OPTIONS)
+            p.options = v
+            self._write()
+
         def reset(arg):
             p.buffer.reset()
+            if p.status is not None and self.meter.powered:
+                p.since = self.meter.board.clock.now()      # no fill for the rows erased
+                self._write()
             if k.startswith("lp"):
                 self.meter.events.raise_event(_LOAD_CLEARED, self.meter.board.clock.now(),
                                               "standard")
@@ -301,6 +406,8 @@ class Profiles(service.Service):
 
         s[k + ".capture_period"] = set_period
         s[k + ".profile_entries"] = set_entries
+        if p.status is not None:
+            s[k + ".options"] = set_options
         a[k + ".reset"] = reset
         a[k + ".capture"] = capture
 

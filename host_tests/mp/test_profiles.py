@@ -108,3 +108,20 @@ def test_capture_instants_follow_local_time():
     summer = civil.to_epoch(2026, 7, 1, 0, 0, 0)
     if profiles.next_capture(summer, 86400, _RULE) != summer + 22 * 3600:
         raise AssertionError("summer midnight")
+
+
+def test_missed_instants_of_a_ten_year_outage_are_the_newest_only():
+    # Load profile option "fill missed intervals": at most profile_entries steps back.
+    up = civil.to_epoch(2036, 1, 20, 12, 0, 0)
+    for period, limit in ((900, 3072), (86400, 45)):
+        first, count = profiles.missed(_T0, up, period, _RULE, limit)
+        t = first
+        for _ in range(count - 1):
+            t = profiles.next_capture(t, period, _RULE)
+        if count != limit or t != profiles.prev_capture(up + 1, period, _RULE):
+            raise AssertionError("%d: %d rows up to %d" % (period, count, t))
+    # Local midnights of January 2036 (CET): 23:00 UTC.
+    if t != civil.to_epoch(2036, 1, 19, 23, 0, 0):
+        raise AssertionError("last midnight %d" % t)
+    if profiles.missed(up, up + 899, 900, _RULE, 10)[1] != 0:
+        raise AssertionError("no instant before the next quarter hour")
