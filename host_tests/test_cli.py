@@ -32,6 +32,8 @@ def test_all_options():
                     "start": (2026, 3, 29, 0, 59, 0), "duration": 60, "fs": 8000, "bits": 16,
                     "control_port": 0, "wrapper_port": 14059, "optical_port": 0}
     assert cli.parse(["--speed", "50"])["speed"] == 50
+    assert cli.parse(["--watchdog-ms", "2000"])["watchdog_ms"] == 2000
+    assert "watchdog_ms" not in cli.parse([])     # the Meter's default applies
     assert cli.parse(["--help"]) is None
 
 
@@ -46,6 +48,7 @@ def test_all_options():
     (["--start", "2026-13-01T00:00:00"], "out of range"),
     (["--start", "yesterday"], "YYYY-MM-DD"),
     (["--control-port", "70000"], "must be in"),
+    (["--watchdog-ms", "499"], "must be in"),
 ])
 def test_bad_options(argv, fragment):
     with pytest.raises(cli.UsageError) as e:

@@ -84,6 +84,10 @@ def test_advance_and_stop():
     ({"cmd": "advance", "seconds": -1}, "advance needs"),
     ({"cmd": "advance", "seconds": "10"}, "advance needs"),
     ({"cmd": "power", "state": "maybe"}, "power needs"),
+    ({"cmd": "hang"}, "hang needs"),
+    ({"cmd": "hang", "ms": 0}, "hang needs"),
+    ({"cmd": "hang", "ms": 60001}, "hang needs"),
+    ({"cmd": "hang", "ms": True}, "hang needs"),
 ])
 def test_bad_requests(req, fragment):
     m = FakeMeter()

@@ -35,6 +35,10 @@ def test_meterctl_commands_and_exit_codes():
         assert p.returncode == 2 and "not JSON" in p.stderr
         p = tool(ctl, *port, "diag")
         assert p.returncode == 0 and "nv" in json.loads(p.stdout)["diag"]
+        p = tool(ctl, *port, "hang", "10")      # far below the 8 s watchdog timeout
+        assert p.returncode == 0 and json.loads(p.stdout)["expired"] is False
+        p = tool(ctl, *port, "hang", "0")
+        assert p.returncode == 1 and "hang needs" in p.stdout
     p = tool(ctl, "--port", str(sim.port), "status")  # meter gone
     assert p.returncode == 2 and "cannot talk to the meter" in p.stderr
 

@@ -88,6 +88,9 @@ def main(argv=None):
     pw.add_argument("--hard", action="store_true", help="cut without the power-fail save")
     pw.add_argument("--off-s", type=int, default=0,
                     help="on: the outage lasted this many more meter seconds")
+    hg = sub.add_parser("hang", help="block the meter's scheduler for MS milliseconds (the "
+                        "watchdog resets the meter when MS exceeds its timeout)")
+    hg.add_argument("ms", type=int)
     sub.add_parser("stop", help="save and stop the meter process")
     raw = sub.add_parser("raw", help="send one raw JSON request")
     raw.add_argument("json")
@@ -101,6 +104,8 @@ def main(argv=None):
         req = {"cmd": "power", "state": a.state, "hard": a.hard}
         if a.state == "on" and a.off_s:
             req["off_s"] = a.off_s
+    elif a.cmd == "hang":
+        req = {"cmd": "hang", "ms": a.ms}
     elif a.cmd == "raw":
         try:
             req = json.loads(a.json)

@@ -3,14 +3,20 @@
 One request per line, one reply per line. A request is an object with a "cmd" member; a reply is
 {"ok": true, ...} or {"ok": false, "error": "one-line reason"}. The protocol is documented in
 docs/meterctl.md and kept stable.
+
+The channel also runs the reset line of the simulated watchdog (sim_wdt.supervise): the host's
+test harness, like the supply it cuts and the load it sets.
 """
 import asyncio
 import json
+import time
 
+import sim_wdt
 from runtime import diag
 
 _MAX_LINE = 4096
 _HOST = "127.0.0.1"
+_HANG_MAX_MS = 60000
 
 
 class CommandError(Exception):
@@ -109,6 +115,21 @@ async def _input(meter, req):
     return {"input": {n: meter.board.inputs.value(n) for n in meter.board.inputs.NAMES}}
 
 
+async def _hang(meter, req):
+    ms = req.get("ms")
+    if not isinstance(ms, int) or isinstance(ms, bool) or not 1 <= ms <= _HANG_MAX_MS:
+        raise CommandError("hang needs integer 'ms' in 1..%d" % _HANG_MAX_MS)
+    # A blocking sleep, not an await: the whole scheduler stalls, as a firmware bug would stall
+    # it, and nothing feeds the watchdog meanwhile.
+    sleep_ms = getattr(time, "sleep_ms", None)
+    if sleep_ms is not None:
+        sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+    wdt = getattr(meter.board, "wdt", None)
+    return {"expired": wdt is not None and wdt.expired()}
+
+
 async def _stop(meter, req):
     meter.request_stop()
     return {}
@@ -124,6 +145,7 @@ _COMMANDS = {
     "relay": _relay,
     "button": _button,
     "input": _input,
+    "hang": _hang,
 }
 
 
@@ -173,5 +195,7 @@ async def _client(meter, reader, writer):
 
 
 async def serve(meter, port):
-    """Start the control server on 127.0.0.1:port; returns the asyncio server."""
+    """Start the control server on 127.0.0.1:port and the watchdog's reset line; returns the
+    asyncio server."""
+    asyncio.create_task(sim_wdt.supervise(meter))
     return await asyncio.start_server(lambda r, w: _client(meter, r, w), _HOST, port)

@@ -23,6 +23,7 @@ import sim_leds
 import sim_nv
 import sim_power
 import sim_relay
+import sim_wdt
 
 OPTS = {
     "state_dir": "state",
@@ -105,18 +106,34 @@ class Board:
         self._cut_ms = 0
         self._cut_s = 0
         self._backup_s = o["rtc_backup_s"]
+        self.wdt = None     # the watchdog the firmware started (sim_wdt.SimWdt), None: not started
+        self._reset_cause = sim_wdt.POWER_ON
+
+    def watchdog(self, timeout_ms):
+        """Start the MCU watchdog: a sim_wdt.SimWdt to be fed within `timeout_ms`; the control
+        channel's task (sim_wdt.supervise) resets the meter when it fires."""
+        self.wdt = sim_wdt.SimWdt(timeout_ms)
+        return self.wdt
+
+    def reset_cause(self):
+        """Why the firmware last booted: sim_wdt.WATCHDOG after a watchdog reset, else
+        sim_wdt.POWER_ON."""
+        return self._reset_cause
 
     def cut_power(self):
-        """The supply goes down: the power-fail signal rises, sampling stops."""
+        """The supply goes down: the power-fail signal rises, sampling stops, the watchdog stops
+        with the MCU."""
+        self.wdt = None
         self._cut_ms = time.time_ns() // 1000000
         self._cut_s = self.clock.now()
         self.power.cut()
 
-    def restore_power(self, off_s=0):
+    def restore_power(self, off_s=0, cause=sim_wdt.POWER_ON):
         """The supply is back. The RTC ran on its backup supply meanwhile: for the wall time the
         outage took in real-time mode (scaled by the speed), plus `off_s` meter seconds. An outage
         longer than the backup lasts stops the RTC there and leaves its time invalid. Sampling
-        resumes from now."""
+        resumes from now; `cause` is the reset_cause() of the boot that follows."""
+        self._reset_cause = cause
         afe = self.afe
         if afe.realtime:
             off_ms = time.time_ns() // 1000000 - self._cut_ms

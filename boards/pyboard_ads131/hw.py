@@ -11,6 +11,8 @@ The only module of this board that imports machine/pyb. Wiring in pins.csv and R
 - power: the power-fail comparator output (low = mains lost) on an interrupt pin.
 - relay: the latching disconnector relay (relay_latch.LatchingRelay), with its auxiliary contact
   when PINS names a RELAY_AUX pin (closed = high).
+- watchdog(timeout_ms): the STM32 independent watchdog (machine.WDT; cannot be stopped once
+  started); reset_cause(): whether machine.reset_cause() says the watchdog reset the MCU.
 
 Options (`opts` keys, as on the host board; other keys are ignored):
   fs            frames per second per channel, a rate the OSR table gives  [4000]
@@ -82,6 +84,9 @@ _LED_WIDTH_US = const(10000)  # pulse length seen by scanning heads
 _LED_LATENCY_US = const(250000)  # pulses come from processed blocks: replay them this much later
 _LED_MIN_US = const(50)
 _LED_MAX_US = const(5000000)
+# Reset causes of the board contract (runtime.watchdog): power-on (or any other), watchdog.
+_RESET_POWER_ON = const(0)
+_RESET_WATCHDOG = const(1)
 
 
 class RtcClock:
@@ -293,6 +298,21 @@ class Board:
                                    pin(PINS["RELAY_RESET"], pin.OUT, value=0),
                                    pulse_ms=opts.get("relay_pulse_ms", 30), aux_pin=aux)
         self.afe = _make_afe(model, opts)
+
+    def watchdog(self, timeout_ms):
+        """Start the independent watchdog with `timeout_ms`; None where the port has no
+        machine.WDT."""
+        wdt = getattr(machine, "WDT", None)
+        return wdt(timeout=timeout_ms) if wdt is not None else None
+
+    def reset_cause(self):
+        """_RESET_WATCHDOG if the watchdog reset the MCU, else _RESET_POWER_ON (also where the
+        port cannot tell)."""
+        cause = getattr(machine, "reset_cause", None)
+        wdt_reset = getattr(machine, "WDT_RESET", None)
+        if cause is not None and wdt_reset is not None and cause() == wdt_reset:
+            return _RESET_WATCHDOG
+        return _RESET_POWER_ON
 
     def close(self):
         """Stop the sampling interrupt."""

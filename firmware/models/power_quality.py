@@ -9,6 +9,10 @@ and duration of the last sag C.34.0 / C.33.0 and swell C.38.0 / C.37.0, average 
 MT382 per-phase power failures (runtime.logs, application spec section 14): failures 0-0:96.7.1-3
 and long failures 0-0:96.7.6-8 (class 1, long-unsigned, saturating), duration of the last long
 failure 0-0:96.7.16-18 (class 3, s).
+
+Watchdog counter 0-0:128.15.0 (runtime.watchdog, application spec section 14; the spec gives no
+OBIS: manufacturer-specific C = 128 as for the daily peaks): class 1, double-long-unsigned, read
+only.
 """
 from dlms import axdr
 from cosem import register
@@ -23,7 +27,7 @@ _SETTING = (None, "rbr", "r*")
 
 
 def rows(phases):
-    """Thresholds, then the objects of each phase."""
+    """Thresholds, the objects of each phase, then the watchdog counter."""
     yield "1-0:12.31.0", Register, "pq.sag_threshold", VOLT, _SETTING
     yield "1-0:12.35.0", Register, "pq.swell_threshold", VOLT, _SETTING
     yield "1-0:12.39.0", Register, "pq.missing_threshold", VOLT, _SETTING
@@ -49,3 +53,4 @@ def rows(phases):
             yield ("0-0:96.7.%d" % (p + 6), Data, "power_failure.long_count" + s,
                    axdr.LONG_UNSIGNED, READ)
             yield "0-0:96.7.%d" % (p + 16), Register, "power_failure.duration" + s, DURATION, READ
+    yield "0-0:128.15.0", Data, "watchdog.count", axdr.DOUBLE_LONG_UNSIGNED, READ

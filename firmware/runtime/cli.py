@@ -15,6 +15,7 @@ options:
   --duration S          stop after S seconds of meter time           [run forever]
   --fs HZ               front-end sample rate per channel             [4000]
   --bits N              front-end ADC resolution, 16 or 24            [24]
+  --watchdog-ms MS      watchdog timeout in ms, 500..32000            [8000]
   --control-port N      control channel on 127.0.0.1 (0: off)         [4060]
   --wrapper-port N      COSEM wrapper TCP port on 127.0.0.1 (0: off)  [4059]
   --optical-port N      optical port (IEC 62056-21 + HDLC) as TCP on
@@ -124,6 +125,7 @@ _VALUED = {
     "--duration": _setter("duration", 1, 100 * 366 * 86400),
     "--fs": _setter("fs", 1000, 16000),
     "--bits": _bits,
+    "--watchdog-ms": _setter("watchdog_ms", 500, 32000),
     "--control-port": _setter("control_port", 0, 65535),
     "--wrapper-port": _setter("wrapper_port", 0, 65535),
     "--optical-port": _setter("optical_port", 0, 65535),

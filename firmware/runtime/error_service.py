@@ -12,8 +12,10 @@ Detection: at every boot the NV records the Meter restores are parsed again (a r
 but unusable means the Meter fell back to defaults) and the record store's health is read (a
 record with no valid copy left); at every periodic and power-fail save the front end's overrun
 counter, the record store's write failures and the board clock (`valid()`, where the board has
-it) are checked. An IDIS bit newly latched raises its event (6, 14 or 16); writing 0 to an
-error register clears it and raises event 10. The three registers live in the NV record "errors".
+it) are checked; a boot after a watchdog reset latches IE_WATCHDOG (runtime.watchdog tells it with
+meter.notify("watchdog")). An IDIS bit newly latched raises its event (6, 14 or 16; the watchdog's
+event 15 is raised by runtime.watchdog at every watchdog reset); writing 0 to an error register
+clears it and raises event 10. The three registers live in the NV record "errors".
 """
 import struct
 
@@ -36,6 +38,7 @@ _FMT = "<III"   # IDIS register, manufacturer register, filter
 CLOCK_INVALID = const(0x1)
 NV_MEMORY = const(0x400)
 MEASUREMENT = const(0x800)
+WATCHDOG = const(0x1000)
 FILTER_DEFAULT = 0xFFFFFFFF
 
 # Manufacturer error register bits (our definition).
@@ -46,6 +49,7 @@ IE_RECORD_LOST = const(0x8)   # a record written before has no valid copy left
 IE_NV_WRITE = const(0x10)     # the NV memory refused a write
 IE_OVERRUN = const(0x20)      # the front end lost sample blocks (measurement gap)
 IE_CLOCK = const(0x40)        # the board clock reports an invalid time
+IE_WATCHDOG = const(0x80)     # the MCU was restarted by its watchdog
 IE_FATAL = const(0x8000)      # fatal error flag ("FF"): one of _FATAL latched
 
 _FATAL = const(0x13)   # calibration, energy record, NV write
@@ -59,9 +63,11 @@ _MAP = (
     (IE_NV_WRITE, NV_MEMORY, "NV write failed"),
     (IE_OVERRUN, MEASUREMENT, "front end overrun"),
     (IE_CLOCK, CLOCK_INVALID, "clock invalid"),
+    (IE_WATCHDOG, WATCHDOG, "watchdog reset"),
 )
 
-# (IDIS bit, event raised when it latches)
+# (IDIS bit, event raised when it latches); WATCHDOG has none here: runtime.watchdog raises
+# event 15 at every watchdog reset, latched or not.
 _EVENTS = ((CLOCK_INVALID, 6), (NV_MEMORY, 14), (MEASUREMENT, 16))
 _EVENT_CLEARED = const(10)
 _EVENT_FATAL = const(230)
@@ -78,6 +84,7 @@ class ErrorService(Service):
         self._overruns = 0
         self._nv_errors = 0
         self._on = False    # between power_on and power_off: the checks have their baselines
+        meter.listen("watchdog", lambda: self.latch(IE_WATCHDOG))
 
     def bind(self, sources):
         g = sources.getters

@@ -50,6 +50,7 @@ SERVICES = (
     "error_service",
     "switching",
     "tariff_service",
+    "watchdog",
 )
 
 current = None  # the running Meter, for REPL diagnostics

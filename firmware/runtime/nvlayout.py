@@ -38,6 +38,7 @@ RECORDS = (
     ("push_sched", 64),     # push action schedule: type, execution times, handled up to
     ("keys_ext", 40),       # broadcast and master keys (runtime.key_transfer)
     ("logs2", 128),         # alive instant, power failure counters, log sizes (runtime.logs)
+    ("watchdog", 4),        # watchdog counter (runtime.watchdog)
 )
 
 # (name, entry size in bytes, nominal capacity in entries)

@@ -21,7 +21,7 @@ Services talk to each other through the Meter: `meter.events` (core.events.Event
 path to logs, alarms and push), `meter.raise_event(code)`, and `meter.listen(name, fn)` /
 `meter.notify(name, *args)` for meter-wide happenings ("billing": the end of a billing period ran;
 "certification": a metrological parameter changed; "phase_voltage": a phase lost or regained
-its voltage).
+its voltage; "watchdog": the MCU was restarted by its watchdog).
 """
 
 

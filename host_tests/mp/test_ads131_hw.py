@@ -244,3 +244,26 @@ def test_leds_power_relay():
 
     asyncio.run(cut())
     b.close()
+
+
+def test_watchdog_and_reset_cause():
+    # The fake machine has neither WDT nor reset_cause: no watchdog, a normal power-on.
+    hw, sim, fake, b = _board("me382", 4, {})
+    _eq((b.watchdog(8000), b.reset_cause()), (None, 0))
+    started = []
+
+    class _Wdt:
+        def __init__(self, timeout=0):
+            started.append(timeout)
+
+        def feed(self):
+            pass
+
+    fake.WDT = _Wdt
+    fake.WDT_RESET = 3
+    fake.reset_cause = lambda: 1     # PWRON_RESET on stm32
+    _eq(isinstance(b.watchdog(2000), _Wdt) and started, [2000])
+    _eq(b.reset_cause(), 0)
+    fake.reset_cause = lambda: 3
+    _eq(b.reset_cause(), 1)
+    b.close()
