@@ -28,14 +28,14 @@ def new_board(model="me382"):
 class Rig:
     """A Meter booted on `board` (a new one each `reboot`), recording every event raised."""
 
-    def __init__(self, board, model="me382"):
+    def __init__(self, board, model="me382", **options):
         self.board = board
-        self.model = model
+        self.opts = dict(options, model=model)     # the Meter's options
         self.events = []
         self.meter = None
 
     def boot(self):
-        m = meter_mod.Meter(self.board, {"model": self.model})
+        m = meter_mod.Meter(self.board, self.opts)
         raise_event = m.events.raise_event
 
         def recorded(code, t_s, log_key=None):

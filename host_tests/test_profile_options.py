@@ -19,6 +19,7 @@ from dlms import axdr
 from runtime import cosem_service, profiles
 from runtime import meter as meter_mod
 from test_clock_set import associate, ciphered
+from test_profiles_cosem import Regs
 
 START = civil.to_epoch(2026, 1, 14, 0, 0, 0)       # 01:00 CET, a quarter-hour
 SUMMER = civil.to_epoch(2026, 7, 14, 0, 0, 0)
@@ -34,13 +35,6 @@ class Board:
     def __init__(self, start):
         self.clock = sim_clock.Clock(1000, start)
         self.nv = sim_nv.NvMem()
-
-
-class Regs:
-    def __init__(self):
-        self.total = [0] * 10
-        self.phase = None
-        self.regs = [[0] * 10 for _ in range(8)]
 
 
 class Rig:

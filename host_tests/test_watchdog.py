@@ -23,6 +23,7 @@ from runtime import meter as meter_mod
 from runtime import watchdog as wd
 from test_clock_set import associate, ciphered
 from test_models import fake_sources, views
+import test_error_register as error_rig
 
 START = civil.to_epoch(2026, 5, 4, 8, 0, 0)
 COUNTER = "0-0:128.15.0"
@@ -77,33 +78,13 @@ def test_watchdog_timeout_is_checked(timeout):
 # ------------------------------------------------------------------ the service in the Meter
 
 
-def new_board(model="me382"):
-    return hw.Board(model, {"state_dir": None, "realtime": False, "start": START,
-                            "block_frames": 200})
-
-
-class Rig:
-    """A Meter on the host board, recording every event raised; `boot` after each restart."""
+class Rig(error_rig.Rig):
+    """The error register tests' Rig, with the watchdog timeout and the host board's resets."""
 
     def __init__(self, board, model="me382", watchdog_ms=wd.TIMEOUT_MS):
-        self.board = board
-        self.opts = {"model": model, "watchdog_ms": watchdog_ms}
-        self.events = []
-        self.meter = None
+        error_rig.Rig.__init__(self, board, model, watchdog_ms=watchdog_ms)
 
-    def boot(self):
-        m = meter_mod.Meter(self.board, self.opts)
-        raise_event = m.events.raise_event
-
-        def recorded(code, t_s, log_key=None):
-            self.events.append(code)
-            return raise_event(code, t_s, log_key)
-        m.events.raise_event = recorded
-        m.power_on_sync()
-        self.meter = m
-        return m
-
-    def service(self, cls):
+    def service_of(self, cls):
         return [s for s in self.meter.services if isinstance(s, cls)][0]
 
     def watchdog_reset(self):
@@ -123,7 +104,7 @@ class Rig:
 def run(body, model="me382", **kw):
     """Run `body(rig)` (a plain or async function) inside an event loop."""
     async def main():
-        rig = Rig(new_board(model), model, **kw)
+        rig = Rig(error_rig.new_board(model), model, **kw)
         rig.boot()
         try:
             r = body(rig)
@@ -144,12 +125,12 @@ def standard_log_codes(m):
 @pytest.mark.parametrize("model", models.NAMES)
 def test_a_watchdog_reset_is_counted_and_reported_once(model):
     def body(rig):
-        svc = rig.service(wd.Watchdog)
+        svc = rig.service_of(wd.Watchdog)
         assert svc.count == 0 and 15 not in rig.events
         rig.watchdog_reset()
         m = rig.meter
-        svc = rig.service(wd.Watchdog)
-        errs = rig.service(es.ErrorService)
+        svc = rig.service_of(wd.Watchdog)
+        errs = rig.service_of(es.ErrorService)
         assert svc.count == 1 and rig.events.count(15) == 1
         assert standard_log_codes(m).count(15) == 1
         assert m.events.last_code("standard") == 15
@@ -164,20 +145,20 @@ def test_a_watchdog_reset_is_counted_and_reported_once(model):
         assert axdr.decode_all(rsp[4:]) == (DLU, 1)
         # A normal power-on counts nothing; the counter and the error bit stay.
         rig.power_cycle()
-        assert rig.service(wd.Watchdog).count == 1 and 15 not in rig.events
-        assert rig.service(es.ErrorService).idis & es.WATCHDOG
+        assert rig.service_of(wd.Watchdog).count == 1 and 15 not in rig.events
+        assert rig.service_of(es.ErrorService).idis & es.WATCHDOG
         # Every watchdog reset is counted and logged, bit 12 latched or not.
         rig.watchdog_reset()
-        assert rig.service(wd.Watchdog).count == 2 and rig.events.count(15) == 1
+        assert rig.service_of(wd.Watchdog).count == 2 and rig.events.count(15) == 1
         assert standard_log_codes(rig.meter).count(15) == 2
     run(body, model)
 
 
 def test_a_normal_boot_raises_nothing_and_starts_the_watchdog():
     def body(rig):
-        assert rig.service(wd.Watchdog).count == 0
+        assert rig.service_of(wd.Watchdog).count == 0
         assert not {15} & set(rig.events)
-        assert rig.service(es.ErrorService).idis == 0
+        assert rig.service_of(es.ErrorService).idis == 0
         assert rig.meter.events.alarm[0] & ALARM1_WATCHDOG == 0
         assert rig.board.wdt is not None and rig.board.wdt.timeout_ms == wd.TIMEOUT_MS
     run(body)
@@ -253,7 +234,7 @@ def test_the_feeding_task_feeds_until_the_power_fails():
             await asyncio.sleep(0.02)
         assert wdt.feeds >= 3 and not wdt.expired()
         rig.meter.power_off(hard=True)
-        assert rig.service(wd.Watchdog)._task is None
+        assert rig.service_of(wd.Watchdog)._task is None
         fed = wdt.feeds
         for _ in range(10):
             await asyncio.sleep(0.02)
@@ -272,16 +253,16 @@ def test_a_stalled_scheduler_resets_the_meter_and_a_short_stall_does_not():
             time.sleep(0.05)            # a blocking call shorter than the timeout
             assert not rig.board.wdt.expired()
             await asyncio.sleep(0.05)
-            assert rig.service(wd.Watchdog).count == 0
+            assert rig.service_of(wd.Watchdog).count == 0
             rig.events = []
             time.sleep(1.5)             # stalls the scheduler past the 1000 ms timeout
             assert rig.board.wdt.expired()
             for _ in range(300):
-                if rig.service(wd.Watchdog).count:
+                if rig.service_of(wd.Watchdog).count:
                     break
                 await asyncio.sleep(0.01)
             # The same Meter object booted again (sim_wdt.reset): counted, event 15 once.
-            assert rig.service(wd.Watchdog).count == 1 and rig.events.count(15) == 1
+            assert rig.service_of(wd.Watchdog).count == 1 and rig.events.count(15) == 1
             assert rig.meter.powered and rig.board.reset_cause() == sim_wdt.WATCHDOG
             assert not rig.board.wdt.expired()      # a new watchdog, started at the boot
         finally:
